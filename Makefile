@@ -1,0 +1,66 @@
+# Two commands do all set-up on a fresh Debian/Ubuntu machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+EXTRAS  ?= dev,ros
+APT_PKGS := libegl1 libgl1-mesa-dri libosmesa6 libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4
+
+# Offline by default: nothing in the demo or the tests reaches a model hub.
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+# A Python 3.12: one on PATH that really runs, else pyenv's, else the usual system paths.
+define find_python
+for c in python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; assert sys.version_info[:2]==(3,12)' >/dev/null 2>&1; then command -v $$c; exit 0; fi; \
+done; \
+if command -v pyenv >/dev/null 2>&1; then \
+  for v in $$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.|$$)' | sort -V -r); do \
+    p=$$(PYENV_VERSION=$$v pyenv which python3.12 2>/dev/null) && [ -x "$$p" ] && { echo "$$p"; exit 0; }; \
+  done; \
+fi; \
+exit 1
+endef
+
+.PHONY: help setup demo test test-fast bench clean
+help:
+	@echo "make demo   - set up (if needed), then run the whole pipeline on simulated data"
+	@echo "make test   - set up (if needed), then run the test suite"
+	@echo "make bench  - set up (if needed), then run every benchmark in bench/"
+	@echo "make setup  - only the set-up: system libraries, .venv, the project (editable)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@set -e; \
+	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
+	echo "setup: using $$py"; \
+	missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "setup: apt-get install$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	      || echo "warning: apt-get failed; headless rendering or torchcodec may not work" >&2; \
+	  else echo "warning: missing system libraries; run: sudo apt-get install -y$$missing" >&2; fi; \
+	fi; \
+	command -v uv >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
+	[ -x $(PY) ] || $$uv venv -q -p "$$py" $(VENV); \
+	$$uv pip install -q -p $(PY) -e ".[$(EXTRAS)]"; \
+	touch $(STAMP); echo "setup: done ($(VENV))"
+
+demo: setup
+	$(VENV)/bin/vla-demo $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(ARGS)
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) outputs data/work

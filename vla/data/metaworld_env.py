@@ -1,0 +1,123 @@
+"""One MetaWorld v3 task with a fast headless camera and its scripted expert.
+
+Shared by the sim corpus generator, closed-loop evaluation and the ROS sim robot,
+so all three see the same observations: `image` (H×W×3 uint8, upright),
+`state` (hand xyz + gripper, LeRobot's MetaWorld convention) and `instruction`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+STATE_DIM = 4
+ACTION_DIM = 4
+
+
+@lru_cache(maxsize=1)
+def _lerobot_metaworld_config() -> dict:
+    # LeRobot ships the task instructions and expert mapping; reusing them keeps our data hub-compatible.
+    text = resources.files("lerobot.envs").joinpath("metaworld_config.json").read_text()
+    return json.loads(text)
+
+
+def task_instruction(task: str) -> str:
+    descriptions = _lerobot_metaworld_config()["TASK_DESCRIPTIONS"]
+    if task not in descriptions:
+        raise ValueError(f"unknown MetaWorld task {task!r}; known: {sorted(descriptions)}")
+    return descriptions[task]
+
+
+def make_expert(task: str):
+    import metaworld.policies as policies
+
+    name = _lerobot_metaworld_config()["TASK_POLICY_MAPPING"][task]
+    return getattr(policies, name)()
+
+
+@dataclass
+class StepResult:
+    obs: dict
+    reward: float
+    success: bool
+    done: bool
+
+
+class MetaWorldTask:
+    """A MetaWorld task whose object and goal positions are re-sampled from the seed every reset."""
+
+    def __init__(self, task: str, image_size: int = 64, camera: str = "corner4", max_steps: int = 150):
+        import metaworld
+        import mujoco
+
+        self.task = task
+        self.instruction = task_instruction(task)
+        self.image_size = int(image_size)
+        self.camera = camera
+        self.max_steps = int(max_steps)
+        benchmark = metaworld.MT1(task, seed=0)
+        self.env = benchmark.train_classes[task](render_mode=None)
+        self.env.set_task(benchmark.train_tasks[0])
+        # set_task freezes one object/goal layout. Unfrozen + seeded, every reset draws a new layout
+        # from env.np_random, which reset() re-seeds (MetaWorld's own reset ignores its seed argument).
+        self.env._freeze_rand_vec = False
+        self.env.seeded_rand_vec = True
+        model = self.env.model
+        model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
+        self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
+        for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):
+            self._renderer.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0
+        self._expert = make_expert(task)
+        self._raw_obs: np.ndarray | None = None
+        self.steps = 0
+
+    def render(self) -> np.ndarray:
+        self._renderer.update_scene(self.env.data, camera=self.camera)
+        return np.ascontiguousarray(self._renderer.render()[::-1])  # fixed cameras render upside down
+
+    def _obs(self) -> dict:
+        return {
+            "image": self.render(),
+            "state": self._raw_obs[:STATE_DIM].astype(np.float32),
+            "instruction": self.instruction,
+        }
+
+    def reset(self, seed: int) -> dict:
+        self.env.seed(int(seed))
+        self._raw_obs, _ = self.env.reset()
+        self.steps = 0
+        return self._obs()
+
+    def step(self, action: np.ndarray) -> StepResult:
+        action = np.asarray(action, dtype=np.float64).reshape(ACTION_DIM)
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"non-finite action {action}")
+        self._raw_obs, reward, _, _, info = self.env.step(np.clip(action, -1.0, 1.0))
+        self.steps += 1
+        success = bool(info.get("success", 0.0) > 0.5)
+        return StepResult(self._obs(), float(reward), success, success or self.steps >= self.max_steps)
+
+    def expert_action(self) -> np.ndarray:
+        """The scripted expert's action for the current state (needs the raw 39-d observation)."""
+        return np.asarray(self._expert.get_action(self._raw_obs), dtype=np.float32)
+
+    def close(self) -> None:
+        # Close the GL context explicitly; letting the finaliser do it at exit prints EGL errors.
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        self.env.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
