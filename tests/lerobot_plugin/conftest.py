@@ -1,39 +1,9 @@
-"""A tiny real LeRobot v3 dataset (2 expert episodes of MetaWorld reach, 64 px) for the plugin tests."""
+"""Session fixtures: a tiny MetaWorld LeRobot dataset and one lerobot-train run of `vla_latent` on it."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from vla.data.metaworld_env import ACTION_DIM, STATE_DIM, MetaWorldTask
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TASK = "reach-v3"
-IMAGE_SIZE = 64
-
-
-def build_tiny_dataset(root: Path, n_episodes: int = 2, steps: int = 24):
-    from lerobot.datasets import LeRobotDataset
-
-    features = {
-        "observation.image": {"dtype": "image", "shape": (IMAGE_SIZE, IMAGE_SIZE, 3), "names": ["height", "width", "channel"]},
-        "observation.state": {"dtype": "float32", "shape": (STATE_DIM,), "names": None},
-        "action": {"dtype": "float32", "shape": (ACTION_DIM,), "names": None},
-    }
-    ds = LeRobotDataset.create("local/tiny_reach", fps=80, features=features, root=root, use_videos=False)
-    with MetaWorldTask(TASK, image_size=IMAGE_SIZE) as env:
-        for episode in range(n_episodes):
-            obs = env.reset(seed=episode)
-            for _ in range(steps):
-                action = env.expert_action()
-                ds.add_frame({"observation.image": obs["image"], "observation.state": obs["state"],
-                              "action": action, "task": obs["instruction"]})
-                obs = env.step(action).obs
-            ds.save_episode()
-    ds.finalize()
-    return ds
+from plugin_support import REPO_ROOT, build_tiny_dataset, run_console_script
 
 
 @pytest.fixture(scope="session")
@@ -43,19 +13,17 @@ def tiny_dataset(tmp_path_factory) -> Path:
     return root
 
 
-def subprocess_env() -> dict:
-    """Offline, headless, no wandb, small thread pools: the child sees what a user's shell would set."""
-    env = dict(os.environ)
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", WANDB_MODE="disabled",
-               MUJOCO_GL=env.get("MUJOCO_GL", "egl"), PYOPENGL_PLATFORM=env.get("PYOPENGL_PLATFORM", "egl"),
-               OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
-    return env
+TRAIN_STEPS = 2
 
 
-def run_console_script(name: str, args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a console script of this venv (bin dir next to sys.executable) and fail with its output."""
-    exe = Path(sys.executable).parent / name
-    proc = subprocess.run([str(exe), *args], cwd=cwd, env=subprocess_env(), capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
-    return proc
+@pytest.fixture(scope="session")
+def lerobot_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
+    """`lerobot-train` of our policy type on the tiny dataset; returns its pretrained_model dir."""
+    out = tmp_path_factory.mktemp("lerobot_train") / "run"
+    run_console_script("lerobot-train", [
+        "--policy.type=vla_latent", "--policy.discover_packages_path=vla.lerobot_plugin",
+        "--dataset.repo_id=local/tiny_reach", f"--dataset.root={tiny_dataset}",
+        f"--steps={TRAIN_STEPS}", "--batch_size=2", "--num_workers=0", "--log_freq=1", f"--save_freq={TRAIN_STEPS}",
+        "--policy.push_to_hub=false", "--policy.device=cpu", "--wandb.enable=false", f"--output_dir={out}",
+    ], cwd=REPO_ROOT)
+    return out / "checkpoints" / "last" / "pretrained_model"
