@@ -31,11 +31,8 @@ class VLALatentConfig(PreTrainedConfig):
         }
     )
 
-    # Network (vla.policy.PolicyConfig). `init_from` starts from one of our own checkpoints
-    # (vla-pretrain / vla-finetune output or a VLAPolicy.save_pretrained dir); empty = fresh tiny backbone.
-    init_from: str = ""
+    # Network input resolution: every camera image is resized to image_size x image_size inside the policy.
     image_size: int = 64
-    lora: bool = True
 
     # Training presets (used when lerobot-train runs with --use_policy_training_preset=true, the default).
     optimizer_lr: float = 3e-4

@@ -24,12 +24,12 @@ class _DevNet(torch.nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.h = config.chunk_size
+        self.h, self.size = config.chunk_size, config.image_size
         self.conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 4, 4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         self.head = torch.nn.Linear(8 + 4, 4 * self.h)
 
     def predict_action_chunk(self, image, state, instruction):
-        image = torch.nn.functional.interpolate(image, size=(64, 64))
+        image = torch.nn.functional.interpolate(image, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return self.head(torch.cat([self.conv(image), state], -1)).view(-1, self.h, 4)
 
     def action_loss(self, image, state, instruction, actions, action_is_pad=None):
