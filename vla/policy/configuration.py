@@ -1,0 +1,45 @@
+"""PolicyConfig: every hyperparameter of VLAPolicy, with defaults for the tiny offline backbone."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class PolicyConfig:
+    # A local directory or a hub id loadable by AutoModelForImageTextToText; "tiny" builds the offline default.
+    backbone: str = "tiny"
+    image_size: int = 64  # images are resized to this square before the vision encoder
+    chunk_size: int = 4  # H: future actions predicted per inference
+    action_dim: int = 4
+    state_dim: int = 4
+    n_tokens: int = 4  # latent-action tokens per frame (stage 2 targets)
+    codebook_size: int = 8
+    head_hidden: int = 256
+    max_text_tokens: int = 32
+    # LoRA on the backbone's attention/MLP projections (peft); full_finetune trains every backbone weight instead.
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    full_finetune: bool = False
+    pretrain_target: str = "latent"  # "latent" (LAM codes, classification) or "idm" (pseudo-actions, regression)
+    normalization: str = "mean_std"  # or "min_max" for state and action
+
+    def __post_init__(self):
+        if self.pretrain_target not in ("latent", "idm"):
+            raise ValueError(f"PolicyConfig.pretrain_target must be 'latent' or 'idm', got {self.pretrain_target!r}")
+        if self.normalization not in ("mean_std", "min_max"):
+            raise ValueError(f"PolicyConfig.normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
+        for name in ("image_size", "chunk_size", "action_dim", "state_dim", "n_tokens", "codebook_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PolicyConfig.{name} must be >= 1, got {getattr(self, name)}")
+        self.lora_targets = list(self.lora_targets)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PolicyConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
