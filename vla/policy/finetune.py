@@ -1,0 +1,125 @@
+"""Stage 3: action finetuning on a LeRobot v3 dataset, from a stage-2 checkpoint or the bare backbone.
+
+Action chunks come from LeRobot's `delta_timestamps` (H future actions per frame, padded past the
+episode end). LoRA (peft) adapts the backbone unless `full_finetune`; the action head is new.
+Normalisation stats are computed from exactly the episodes used, and saved with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vla.policy.configuration import PolicyConfig
+from vla.policy.modeling import VLAPolicy
+from vla.policy.processor import compute_stats
+from vla.policy.training import TrainConfig, plot_history, train_loop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkData:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    states: np.ndarray  # (N, state_dim)
+    actions: np.ndarray  # (N, chunk, action_dim)
+    is_pad: np.ndarray  # (N, chunk) bool
+    instructions: list[str]
+    episodes: list[int]
+
+
+def load_chunks(root: str | Path, chunk_size: int, max_episodes: int | None = None,
+                repo_id: str = "local/teleop") -> ChunkData:
+    """Decode the (selected) episodes once into memory, with action chunks from delta_timestamps."""
+    from lerobot.datasets import LeRobotDataset
+    from lerobot.datasets.dataset_metadata import LeRobotDatasetMetadata
+
+    root = Path(root)
+    if not (root / "meta" / "info.json").is_file():
+        raise FileNotFoundError(f"{root / 'meta' / 'info.json'} not found: {root} is not a LeRobot dataset "
+                                "(make one with `vla-data sim`)")
+    meta = LeRobotDatasetMetadata(repo_id, root=root)
+    n_total = meta.total_episodes
+    if max_episodes is not None and max_episodes > n_total:
+        raise ValueError(f"finetune.max_episodes={max_episodes} but {root} has only {n_total} episodes")
+    episodes = list(range(max_episodes if max_episodes else n_total))
+    ds = LeRobotDataset(repo_id, root=root, episodes=episodes,
+                        delta_timestamps={"action": [i / meta.fps for i in range(chunk_size)]})
+    images, states, actions, pads, instr = [], [], [], [], []
+    for i in tqdm(range(len(ds)), desc=f"decoding {len(episodes)} episodes"):
+        item = ds[i]
+        img = item["observation.image"]
+        images.append((img.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy())
+        states.append(item["observation.state"].numpy())
+        actions.append(item["action"].numpy())
+        pads.append(item["action_is_pad"].numpy())
+        instr.append(item["task"])
+    return ChunkData(np.stack(images), np.stack(states).astype(np.float32), np.stack(actions).astype(np.float32),
+                     np.stack(pads).astype(bool), instr, episodes)
+
+
+def make_batch(data: ChunkData, rows: np.ndarray) -> dict:
+    return {"image": data.images[rows], "state": data.states[rows], "instruction": [data.instructions[r] for r in rows],
+            "action": torch.as_tensor(data.actions[rows]), "action_is_pad": torch.as_tensor(data.is_pad[rows])}
+
+
+def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path | None,
+                 backbone_path: str | Path) -> VLAPolicy:
+    """init="pretrained": from a stage-2 checkpoint; init="none": the bare backbone (no-pretraining arm)."""
+    if init == "none":
+        return VLAPolicy.from_backbone(policy_cfg, backbone_path)
+    if init != "pretrained":
+        raise ValueError(f"finetune.init must be 'pretrained' or 'none', got {init!r}")
+    if pretrain_dir is None or not Path(pretrain_dir).exists():
+        raise FileNotFoundError(f"stage-2 checkpoint {pretrain_dir} not found: run `vla-pretrain` first, "
+                                "or use finetune.init=none")
+    policy = VLAPolicy.from_pretrained(pretrain_dir)
+    # Stage-3 settings (chunk, LoRA, full finetune) come from this run's config, not from stage 2's.
+    for key in ("chunk_size", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune",
+                "normalization", "head_hidden"):
+        setattr(policy.config, key, getattr(policy_cfg, key))
+    d = policy.backbone_config.text_config.hidden_size
+    from vla.policy.heads import ActionChunkHead
+
+    policy.action_head = ActionChunkHead(d, policy.config.state_dim, policy.config.chunk_size,
+                                         policy.config.action_dim, policy.config.head_hidden)
+    policy.processor.mode = policy.config.normalization
+    return policy
+
+
+def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str | Path, out_dir: str | Path,
+             backbone_path: str | Path, init: str = "pretrained", pretrain_dir: str | Path | None = None,
+             max_episodes: int | None = None, resume: bool = False, data: ChunkData | None = None) -> dict:
+    """Run stage 3 and write out_dir/policy + metrics.json + loss.png."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = data or load_chunks(dataset_root, policy_cfg.chunk_size, max_episodes)
+    torch.manual_seed(train_cfg.seed)
+    policy = build_policy(policy_cfg, init, pretrain_dir, backbone_path)
+    policy.processor.stats.update(state=compute_stats(data.states), action=compute_stats(data.actions[:, 0]))
+    policy.apply_lora()
+    for head in (policy.latent_head, policy.pseudo_action_head):
+        head.requires_grad_(False)
+    policy.action_head.requires_grad_(True)
+    n_rows = len(data.states)
+    eval_rows = np.arange(0, n_rows, max(1, n_rows // 256))
+
+    def evaluate(model):  # training-set fit only; the real evaluation is closed-loop (vla-eval)
+        with torch.no_grad():
+            return {"fit_mse": float(model(make_batch(data, eval_rows))[0].item())}
+
+    result = train_loop(policy, lambda idx: make_batch(data, idx.numpy()), n_rows, train_cfg, out_dir,
+                        resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
+    policy.save_pretrained(out_dir / "policy")
+    trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
+    metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
+               "total_params": sum(p.numel() for p in policy.parameters()), **result}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    plot_history(result["history"], out_dir / "loss.png", f"stage 3 finetuning (init={init})")
+    return metrics

@@ -1,0 +1,135 @@
+"""Stage 2: train backbone + latent head to predict stored LAM codes from (frame, instruction).
+
+`target="idm"` regresses the IDM's pseudo-actions instead (the VPT route). The whole backbone is
+trained here (as LAPA does); LoRA comes in stage 3. Evaluation holds out whole videos and compares
+code accuracy with the most-frequent-code predictor, the baseline a useless model already reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vla.policy.configuration import PolicyConfig
+from vla.policy.modeling import VLAPolicy
+from vla.policy.processor import compute_stats
+from vla.policy.training import TrainConfig, plot_history, train_loop
+
+log = logging.getLogger(__name__)
+
+TARGET_ARRAY = {"latent": "latent_actions", "idm": "idm_actions"}
+
+
+@dataclass
+class LabelledFrames:
+    """Every labelled frame of the store in memory: images (N,H,W,3) uint8, labels (N,...), instructions."""
+    images: np.ndarray
+    labels: np.ndarray
+    instructions: list[str]
+    video_index: np.ndarray  # which video each frame came from (for the held-out split)
+    label_attrs: dict
+
+
+def load_labelled_frames(store_url: str | Path, target: str, max_videos: int | None = None) -> LabelledFrames:
+    from vla.data.store import FrameStore
+
+    name = TARGET_ARRAY[target]
+    store = FrameStore(store_url)
+    vids = [v for v in store.video_ids() if store.has_array(v, name)]
+    if not vids:
+        cmd = "vla-lam label" if target == "latent" else "vla-idm label"
+        raise FileNotFoundError(f"no video in {store_url} has {name!r}: run `{cmd}` first")
+    vids = vids[:max_videos] if max_videos else vids
+    images, labels, instr, vidx, attrs = [], [], [], [], {}
+    for i, vid in enumerate(tqdm(vids, desc=f"loading {name}")):
+        lab = store.read_array(vid, name)
+        frames = np.asarray(store.frames(vid)[: len(lab)])  # label t describes the change from frame t onward
+        images.append(frames), labels.append(lab)
+        instr += [store.attrs(vid)["instruction"]] * len(lab)
+        vidx.append(np.full(len(lab), i))
+        attrs = attrs or store.array_attrs(vid, name)
+    return LabelledFrames(np.concatenate(images), np.concatenate(labels), instr, np.concatenate(vidx), attrs)
+
+
+def split_by_video(video_index: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    vids = np.unique(video_index)
+    rng = np.random.default_rng(seed)
+    n_eval = max(1, int(round(len(vids) * eval_fraction))) if len(vids) > 1 else 0
+    held = set(rng.permutation(vids)[:n_eval].tolist())
+    is_eval = np.isin(video_index, list(held))
+    return np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
+
+
+def make_batch(data: LabelledFrames, rows: np.ndarray, target: str) -> dict:
+    key = "latent_actions" if target == "latent" else "idm_action"
+    return {"image": data.images[rows], "instruction": [data.instructions[r] for r in rows],
+            key: torch.as_tensor(data.labels[rows])}
+
+
+def latent_accuracy(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_size: int = 64) -> float:
+    hits = []
+    for i in range(0, len(rows), batch_size):
+        r = rows[i: i + batch_size]
+        pred = policy.predict_latent_codes(make_batch(data, r, "latent")).cpu().numpy()
+        hits.append(pred == data.labels[r])
+    return float(np.concatenate(hits).mean())
+
+
+def majority_accuracy(train_codes: np.ndarray, eval_codes: np.ndarray) -> float:
+    """Accuracy of always predicting each token position's most frequent training code."""
+    mode = np.array([np.bincount(train_codes[:, j]).argmax() for j in range(train_codes.shape[1])])
+    return float((eval_codes == mode[None]).mean())
+
+
+def idm_mse(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_size: int = 64) -> float:
+    losses = []
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            r = rows[i: i + batch_size]
+            losses.append(policy(make_batch(data, r, "idm"))[0].item() * len(r))
+    return float(sum(losses) / max(1, len(rows)))
+
+
+def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | Path, out_dir: str | Path,
+             backbone_path: str | Path, resume: bool = False, eval_fraction: float = 0.1,
+             max_videos: int | None = None, max_eval_frames: int = 512) -> dict:
+    """Run stage 2 and write out_dir/policy (a VLAPolicy checkpoint) + metrics.json + loss.png."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = policy_cfg.pretrain_target
+    data = load_labelled_frames(store_url, target, max_videos)
+    if target == "latent":
+        policy_cfg.n_tokens = int(data.labels.shape[1])
+        policy_cfg.codebook_size = int(data.label_attrs.get("codebook_size", data.labels.max() + 1))
+    train_rows, eval_rows = split_by_video(data.video_index, eval_fraction, train_cfg.seed)
+    eval_rows = eval_rows[:: max(1, len(eval_rows) // max_eval_frames)] if len(eval_rows) else train_rows[:64]
+    torch.manual_seed(train_cfg.seed)
+    policy = VLAPolicy.from_backbone(policy_cfg, backbone_path)
+    if target == "idm":
+        policy.processor.stats["idm_action"] = compute_stats(data.labels[train_rows])
+    for name, head in (("action", policy.action_head), ("latent", policy.latent_head),
+                       ("idm", policy.pseudo_action_head)):
+        head.requires_grad_(name == target)  # unused heads would break DDP's gradient reduction
+
+    baseline = majority_accuracy(data.labels[train_rows], data.labels[eval_rows]) if target == "latent" else None
+
+    def evaluate(model):
+        if target == "latent":
+            return {"eval_acc": latent_accuracy(model, data, eval_rows), "majority_acc": baseline}
+        return {"eval_mse": idm_mse(model, data, eval_rows)}
+
+    result = train_loop(policy, lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows),
+                        train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
+    policy.save_pretrained(out_dir / "policy")
+    metrics = {"target": target, "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
+               "label_attrs": data.label_attrs, **result}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    plot_history(result["history"], out_dir / "loss.png", f"stage 2 pretraining ({target})")
+    log.info("stage 2 done: %s", result["evals"][-1] if result["evals"] else "no eval")
+    return metrics

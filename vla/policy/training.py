@@ -1,0 +1,122 @@
+"""The training loop shared by stage 2 (pretrain) and stage 3 (finetune), visible in one function.
+
+Batches are drawn by index from a generator seeded with (seed, step, rank), so a resumed run
+sees exactly the batches the killed run would have seen; with the optimiser state restored from
+the checkpoint, resuming reproduces the uninterrupted run. Runs unchanged under `accelerate launch`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from vla.checkpoint import CheckpointManager, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 300
+    batch_size: int = 32
+    lr: float = 3e-4
+    warmup_steps: int = 20
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    ckpt_every: int = 100
+    keep_checkpoints: int = 2
+    seed: int = 0
+    device: str = "auto"  # "auto" = cuda when present, else cpu
+    threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def batch_indices(n: int, batch_size: int, seed: int, step: int, rank: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + rank)
+    return torch.randint(0, n, (batch_size,), generator=g)
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    # Linear warm-up then constant: a run's first N steps do not depend on its total length.
+    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int, cfg: TrainConfig,
+               run_dir: str | Path, resume: bool = False, evaluate: Callable[[object], dict] | None = None,
+               desc: str = "train") -> dict:
+    """Train `policy` in place. Returns {"history": [...], "evals": [...], "resumed_from": step|None}."""
+    from accelerate import Accelerator
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    accelerator = Accelerator(cpu=device.type == "cpu")
+    manager = CheckpointManager(run_dir, keep=cfg.keep_checkpoints)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, resumed_from, history, evals = 0, None, [], []
+    if resume and (latest := manager.latest()) is not None:
+        ckpt = load_checkpoint(latest, expected_kind="vla_policy")
+        policy.load_state_dict(ckpt.weights, strict=True)
+        optimizer.load_state_dict(ckpt.train_state["optimizer"])
+        start = resumed_from = int(ckpt.train_state["step"])
+        history = json.loads(ckpt.train_state.get("history_json", "[]"))
+        log.info("resumed from %s (step %d)", latest, start)
+    model, optimizer = accelerator.prepare(policy, optimizer)
+    model.train()
+    bar = tqdm(range(start, cfg.steps), desc=desc, initial=start, total=cfg.steps,
+               disable=not accelerator.is_main_process)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        batch = get_batch(batch_indices(n_samples, cfg.batch_size, cfg.seed, step, accelerator.process_index))
+        loss, logs = model(batch)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"{desc}: loss is {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        if cfg.grad_clip:
+            accelerator.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        history.append({"step": step + 1, "loss": loss.item(), **logs})
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        done = step + 1
+        if evaluate is not None and (done % cfg.eval_every == 0 or done == cfg.steps) and accelerator.is_main_process:
+            model.eval()
+            evals.append({"step": done, **evaluate(accelerator.unwrap_model(model))})
+            log.info("%s eval @%d: %s", desc, done, evals[-1])
+            model.train()
+        if (done % cfg.ckpt_every == 0 or done == cfg.steps) and accelerator.is_main_process:
+            unwrapped = accelerator.unwrap_model(model)
+            manager.save(done, weights=unwrapped.checkpoint_weights(), config=unwrapped.checkpoint_config(),
+                         train_state={"optimizer": optimizer.state_dict(), "history_json": json.dumps(history)})
+        accelerator.wait_for_everyone()
+    model.eval()
+    return {"history": history, "evals": evals, "resumed_from": resumed_from}
+
+
+def plot_history(history: list[dict], path: str | Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([h["step"] for h in history], [h["loss"] for h in history], lw=1)
+    ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.set_title(title), ax.set_yscale("log")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
