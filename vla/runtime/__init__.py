@@ -1,1 +1,6 @@
+"""Policy runtime without ROS: PolicyRunner, its action queue, and the ChunkPolicy protocol."""
 
+from vla.runtime.action_queue import ActionQueue, TemporalEnsembler
+from vla.runtime.runner import ChunkPolicy, PolicyRunner, resolve_device
+
+__all__ = ["ActionQueue", "ChunkPolicy", "PolicyRunner", "TemporalEnsembler", "resolve_device"]
