@@ -1,1 +1,1 @@
-
+"""Closed-loop simulation evaluation, the pretraining comparison, reports and plots."""

@@ -99,3 +99,16 @@ def n_image_tokens(backbone_config) -> int:
     """Image tokens the connector emits per image: (image/patch)^2 / scale_factor^2 (16 for the tiny one)."""
     v = backbone_config.vision_config
     return (v.image_size // v.patch_size) ** 2 // (backbone_config.scale_factor ** 2)
+
+
+def resolve_backbone(name: str, tiny_dir: str | Path) -> str:
+    """"tiny" -> the offline tiny backbone in `tiny_dir` (built once, over every MetaWorld instruction);
+    anything else (hub id or local path) is passed to from_pretrained unchanged."""
+    if name != "tiny":
+        return name
+    tiny_dir = Path(tiny_dir)
+    if not (tiny_dir / "config.json").is_file():
+        from vla.data.metaworld_env import _lerobot_metaworld_config
+
+        build_tiny_backbone(tiny_dir, texts=list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()))
+    return str(tiny_dir)

@@ -96,7 +96,7 @@ def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path |
 def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str | Path, out_dir: str | Path,
              backbone_path: str | Path, init: str = "pretrained", pretrain_dir: str | Path | None = None,
              max_episodes: int | None = None, resume: bool = False, data: ChunkData | None = None) -> dict:
-    """Run stage 3 and write out_dir/policy + metrics.json + loss.png."""
+    """Run stage 3 and write out_dir/model + metrics.json + loss.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = data or load_chunks(dataset_root, policy_cfg.chunk_size, max_episodes)
@@ -116,7 +116,7 @@ def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str
 
     result = train_loop(policy, lambda idx: make_batch(data, idx.numpy()), n_rows, train_cfg, out_dir,
                         resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
-    policy.save_pretrained(out_dir / "policy")
+    policy.save_pretrained(out_dir / "model")
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
                "total_params": sum(p.numel() for p in policy.parameters()), **result}

@@ -99,7 +99,7 @@ def idm_mse(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_siz
 def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | Path, out_dir: str | Path,
              backbone_path: str | Path, resume: bool = False, eval_fraction: float = 0.1,
              max_videos: int | None = None, max_eval_frames: int = 512) -> dict:
-    """Run stage 2 and write out_dir/policy (a VLAPolicy checkpoint) + metrics.json + loss.png."""
+    """Run stage 2 and write out_dir/model (a VLAPolicy checkpoint) + metrics.json + loss.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = policy_cfg.pretrain_target
@@ -126,7 +126,7 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
 
     result = train_loop(policy, lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows),
                         train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
-    policy.save_pretrained(out_dir / "policy")
+    policy.save_pretrained(out_dir / "model")
     metrics = {"target": target, "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))

@@ -1,0 +1,41 @@
+"""Stage entry points from a composed Hydra config (the console scripts call these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from vla.policy.backbone import resolve_backbone
+from vla.policy.configuration import PolicyConfig
+from vla.policy.training import TrainConfig
+
+
+def policy_config(cfg: DictConfig) -> PolicyConfig:
+    return PolicyConfig.from_dict(OmegaConf.to_container(cfg.policy, resolve=True))
+
+
+def train_config(section: DictConfig, seed: int) -> TrainConfig:
+    return TrainConfig(**{"seed": seed, **OmegaConf.to_container(section, resolve=True)})
+
+
+def run_pretrain(cfg: DictConfig) -> dict:
+    from vla.policy.pretrain import pretrain
+
+    pcfg = policy_config(cfg)
+    pcfg.pretrain_target = cfg.pretrain.target
+    return pretrain(pcfg, train_config(cfg.pretrain.train, cfg.seed), cfg.paths.frames, cfg.paths.pretrain,
+                    resolve_backbone(pcfg.backbone, cfg.paths.backbone), resume=bool(cfg.resume),
+                    eval_fraction=cfg.pretrain.eval_fraction, max_videos=cfg.pretrain.max_videos)
+
+
+def run_finetune(cfg: DictConfig, out_dir: str | Path | None = None, init: str | None = None,
+                 pretrain_dir: str | Path | None = None, max_episodes: int | None = None, data=None) -> dict:
+    from vla.policy.finetune import finetune
+
+    pcfg = policy_config(cfg)
+    return finetune(pcfg, train_config(cfg.finetune.train, cfg.seed), cfg.paths.teleop,
+                    out_dir or cfg.paths.finetune, resolve_backbone(pcfg.backbone, cfg.paths.backbone),
+                    init=init or cfg.finetune.init, pretrain_dir=pretrain_dir or cfg.finetune.pretrained,
+                    max_episodes=max_episodes if max_episodes is not None else cfg.finetune.max_episodes,
+                    resume=bool(cfg.resume), data=data)
