@@ -1,0 +1,58 @@
+"""`vla-data sim | ingest | info [STORE]` — the data stages (Hydra overrides: data.sim.tasks=[reach-v3] ...)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from vla.cli.config import load_config, save_config, setup_logging
+
+USAGE = "usage: vla-data {sim,ingest,info} [key=value ...]   (vla-data info [STORE])"
+
+
+def sim(cfg) -> None:
+    from vla.data.sim import SimConfig, generate
+
+    s = cfg.data.sim
+    sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
+                        teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
+                        camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
+                        workers=s.workers, seed=cfg.seed)
+    save_config(cfg, cfg.paths.sim, "sim_config.yaml")
+    result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
+    (__import__("pathlib").Path(cfg.paths.sim) / "summary.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+def ingest(cfg) -> None:
+    from vla.data.ingest import IngestConfig, format_summary, ingest as run_ingest
+
+    i = cfg.data.ingest
+    report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store,
+                        IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
+                                     workers=i.workers, fail_fast=i.fail_fast))
+    print(format_summary(report))
+    print(f"report:       {report['report']}")
+
+
+def info(store: str) -> None:
+    from vla.data.ingest import format_summary
+    from vla.data.store import FrameStore
+
+    print(format_summary(FrameStore(store).summary()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in ("sim", "ingest", "info"):
+        raise SystemExit(USAGE)
+    setup_logging()
+    command, rest = argv[0], argv[1:]
+    if command == "info" and rest and "=" not in rest[0]:
+        return info(rest[0])
+    cfg = load_config(rest)
+    {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""`vla-data ingest`: decode each video once into the zarr frame store.
+
+Inputs: a folder or glob of video files, or a LeRobot dataset (local root, or hub id
+when online) whose camera video becomes action-free video (actions are not copied).
+Each video is decoded in a worker process and written to its own group; the group
+counts only when its completion mark is written, so after a kill a re-run redoes
+exactly the unfinished videos. A bad input is skipped and named in the report
+(`<store>.ingest_report.json`), unless `fail_fast` is set.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vla.data.store import FrameStore
+from vla.data.video import iter_frames, probe
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+
+
+@dataclass
+class IngestConfig:
+    image_size: int = 64
+    chunk_frames: int = 16
+    min_frames: int = 8  # shorter videos cannot give a frame pair at the largest gap
+    workers: int = 2
+    fail_fast: bool = False
+
+
+class IngestError(RuntimeError):
+    pass
+
+
+@dataclass
+class Source:
+    video_id: str
+    path: str  # a video file, or a LeRobot dataset root for kind == "lerobot"
+    kind: str = "file"  # "file" | "lerobot"
+    episode: int = -1
+    instruction: str = ""
+    task: str = ""
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_sources(inputs: str | list[str]) -> list[Source]:
+    """Video files from folders/globs (with instructions from a sim manifest when there is one),
+    or every episode of a LeRobot dataset given by its root (a folder with meta/info.json)."""
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs)
+    sources: list[Source] = []
+    for spec in inputs:
+        p = Path(spec)
+        if (p / "meta" / "info.json").is_file():
+            sources += lerobot_sources(str(p))
+            continue
+        files = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() \
+            else sorted(glob.glob(spec)) if any(c in spec for c in "*?[") else [spec]
+        manifest = {}
+        for folder in {Path(f).parent for f in files}:
+            mpath = folder / "manifest.jsonl"
+            if mpath.is_file():
+                for line in mpath.read_text().splitlines():
+                    m = json.loads(line)
+                    manifest[str(folder / m["file"])] = m
+        for f in files:
+            m = manifest.get(f, {})
+            sources.append(Source(Path(f).stem, f, instruction=m.get("instruction", ""), task=m.get("task", "")))
+    ids = [s.video_id for s in sources]
+    if len(set(ids)) != len(ids):
+        raise IngestError("two inputs map to the same video id: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    return sources
+
+
+def lerobot_sources(root: str, repo_id: str | None = None) -> list[Source]:
+    from vla.data.lerobot_io import open_dataset
+
+    meta = open_dataset(root, repo_id).meta
+    out = []
+    for ep in range(meta.total_episodes):
+        tasks = meta.episodes[ep]["tasks"]
+        out.append(Source(f"{Path(root).name}_ep{ep:06d}", root, "lerobot", ep, tasks[0] if tasks else ""))
+    return out
+
+
+def _lerobot_frames(src: Source, size: int):
+    import torch.nn.functional as F
+
+    from vla.data.lerobot_io import open_dataset
+
+    ds = open_dataset(src.path, episodes=[src.episode])
+    key = ds.meta.camera_keys[0]
+    for i in range(len(ds)):
+        img = ds[i][key]  # (C,H,W) float in [0,1]
+        if img.shape[-1] != size:
+            img = F.interpolate(img[None], size=(size, size), mode="area")[0]
+        yield (img.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+
+
+def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
+    """Decode one source into its group; return its attrs, or raise with the reason."""
+    path = Path(src.path)
+    if not path.exists():
+        raise IngestError("file not found")
+    if src.kind == "file":
+        if not path.is_file() or path.stat().st_size == 0:
+            raise IngestError("empty file" if path.is_file() else "not a file")
+        fps, _ = probe(src.path)
+        frames = iter_frames(src.path, cfg.image_size)
+        digest = _sha256(src.path)
+    else:
+        from vla.data.lerobot_io import open_dataset
+
+        fps = float(open_dataset(src.path).meta.fps)
+        frames = _lerobot_frames(src, cfg.image_size)
+        digest = hashlib.sha256(f"{path.resolve()}#{src.episode}".encode()).hexdigest()
+    store = FrameStore(store_url, mode="a")
+    buf: list[np.ndarray] = []
+    rgb, n = None, 0
+    try:
+        for frame in frames:
+            buf.append(frame)
+            if len(buf) == cfg.chunk_frames * 8:
+                rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg)
+                buf = []
+        if buf:
+            rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg)
+        if n < cfg.min_frames:
+            raise IngestError(f"only {n} frames decoded, need at least {cfg.min_frames}")
+    except Exception:
+        store.delete_video(src.video_id)
+        raise
+    attrs = {"fps": fps, "source": str(src.path) + (f"#episode={src.episode}" if src.kind == "lerobot" else ""),
+             "sha256": digest, "n_frames": n, "height": cfg.image_size, "width": cfg.image_size,
+             "instruction": src.instruction, "task": src.task}
+    store.finish_video(src.video_id, attrs)
+    return attrs
+
+
+def _flush(store: FrameStore, vid: str, rgb, n: int, buf: list, cfg: IngestConfig):
+    block = np.stack(buf)
+    if rgb is None:
+        rgb = store.begin_video(vid, 0, block.shape[1], block.shape[2], cfg.chunk_frames)
+    rgb.resize((n + len(block), *block.shape[1:]))
+    rgb[n:n + len(block)] = block
+    return rgb, n + len(block)
+
+
+def _work(job: tuple) -> tuple[Source, dict | None, str | None]:
+    store_url, src, cfg = job
+    try:
+        return src, ingest_one(store_url, src, cfg), None
+    except Exception as e:  # any decoder failure is a reason to skip this file, not to stop the run
+        return src, None, f"{type(e).__name__}: {e}" if not isinstance(e, IngestError) else str(e)
+
+
+def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
+    sources = find_sources(inputs)
+    store = FrameStore(store_url, mode="a")
+    todo = [s for s in sources if not store.is_complete(s.video_id)]
+    log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
+    skipped, done = [], []
+    if todo:
+        jobs = [(store_url, s, cfg) for s in todo]
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(max(1, min(cfg.workers, len(jobs)))) as pool:
+            for src, attrs, err in tqdm(pool.imap_unordered(_work, jobs), total=len(jobs), desc="ingest", unit="video"):
+                if err is None:
+                    done.append(src.video_id)
+                    continue
+                log.warning("skipped %s: %s", src.path, err)
+                skipped.append({"source": src.path, "video_id": src.video_id, "reason": err})
+                if cfg.fail_fast:
+                    pool.terminate()
+                    raise IngestError(f"ingest stopped (fail_fast) at {src.path}: {err}")
+    summary = FrameStore(store_url).summary()
+    report = {**summary, "ingested_this_run": sorted(done), "skipped": skipped}
+    report_path = Path(str(store_url).rstrip("/") + ".ingest_report.json")
+    if "://" not in str(store_url):
+        report_path.write_text(json.dumps(report, indent=2))
+    report["report"] = str(report_path)
+    return report
+
+
+def format_summary(s: dict) -> str:
+    lines = [f"store:        {s['store']}",
+             f"videos:       {s['videos']}" + (f" ({s['incomplete_groups']} incomplete)" if s.get("incomplete_groups") else ""),
+             f"frames:       {s['frames']}",
+             f"hours:        {s['hours']:.4f}",
+             f"bytes on disk {s['bytes_on_disk'] / 1e6:.2f} MB (raw {s['raw_bytes'] / 1e6:.2f} MB, "
+             f"compression {s['compression_ratio']:.1f}x)"]
+    for sk in s.get("skipped", []):
+        lines.append(f"skipped:      {sk['source']}: {sk['reason']}")
+    return "\n".join(lines)

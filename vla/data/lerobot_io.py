@@ -1,0 +1,96 @@
+"""LeRobot v3 teleop datasets: write episodes, and read a small dataset whole into memory.
+
+Feature names follow LeRobot's MetaWorld convention (`observation.image`,
+`observation.state` = hand xyz + gripper, `action` = xyz delta + gripper), so our
+datasets, `lerobot-eval --env.type=metaworld` and hub MetaWorld datasets interoperate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vla.data.metaworld_env import ACTION_DIM, STATE_DIM
+
+log = logging.getLogger(__name__)
+
+
+def teleop_features(image_size: int, use_video: bool = True) -> dict:
+    return {
+        "observation.image": {"dtype": "video" if use_video else "image", "shape": (image_size, image_size, 3),
+                              "names": ["height", "width", "channels"]},
+        "observation.state": {"dtype": "float32", "shape": (STATE_DIM,), "names": ["x", "y", "z", "gripper"]},
+        "action": {"dtype": "float32", "shape": (ACTION_DIM,), "names": ["dx", "dy", "dz", "gripper"]},
+        "next.success": {"dtype": "bool", "shape": (1,), "names": None},
+    }
+
+
+class TeleopWriter:
+    """Appends episodes to a new LeRobot v3 dataset; `close()` finalises it (required to reload it)."""
+
+    def __init__(self, root: str | Path, fps: int, image_size: int, repo_id: str = "local/metaworld_sim",
+                 use_video: bool = True):
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        root = Path(root)
+        if root.exists():
+            raise FileExistsError(f"{root} already exists; LeRobotDataset.create needs a new directory")
+        self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=teleop_features(image_size, use_video),
+                                             root=root, use_videos=use_video)
+
+    def add_episode(self, images: np.ndarray, states: np.ndarray, actions: np.ndarray, successes: np.ndarray,
+                    instruction: str) -> None:
+        if not (len(images) == len(states) == len(actions) == len(successes)) or len(images) == 0:
+            raise ValueError(f"episode arrays differ in length or are empty: images {len(images)}, "
+                             f"states {len(states)}, actions {len(actions)}, success {len(successes)}")
+        for img, s, a, ok in zip(images, states, actions, successes):
+            self.dataset.add_frame({"observation.image": img, "observation.state": np.asarray(s, np.float32),
+                                    "action": np.asarray(a, np.float32),
+                                    "next.success": np.array([bool(ok)]), "task": instruction})
+        self.dataset.save_episode()
+
+    def close(self) -> None:
+        self.dataset.finalize()
+
+
+@dataclass
+class Episode:
+    episode_index: int
+    instruction: str
+    images: np.ndarray  # (T, H, W, 3) uint8
+    states: np.ndarray  # (T, STATE_DIM) float32
+    actions: np.ndarray  # (T, ACTION_DIM) float32
+    success: bool
+
+
+def open_dataset(root: str | Path, repo_id: str | None = None, **kwargs):
+    """A LeRobotDataset from a local root (or a hub id when online and root is None)."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    if root is not None and not (Path(root) / "meta" / "info.json").is_file():
+        raise FileNotFoundError(f"no LeRobot dataset at {root} (missing meta/info.json); "
+                                f"create one with `vla-data sim` or `vla-record`")
+    repo_id = repo_id or (f"local/{Path(root).name}" if root is not None else None)
+    return LeRobotDataset(repo_id, root=root, **kwargs)
+
+
+def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key: str = "observation.image") -> list[Episode]:
+    """Decode a (small) teleop dataset once into memory: for the LAM probe, the IDM and tests."""
+    ds = open_dataset(root, episodes=episodes)
+    hf = ds.hf_dataset.with_format(None)
+    episode_index = np.asarray(hf["episode_index"])
+    states = np.asarray(hf["observation.state"], dtype=np.float32)
+    actions = np.asarray(hf["action"], dtype=np.float32)
+    success = np.asarray(hf["next.success"]).reshape(-1).astype(bool) if "next.success" in hf.column_names \
+        else np.zeros(len(hf), bool)
+    out = []
+    for ep in np.unique(episode_index):
+        rows = np.flatnonzero(episode_index == ep)
+        frames = [ds[int(r)][image_key] for r in rows]  # decoded (C,H,W) float in [0,1]
+        images = (np.stack([f.numpy() for f in frames]).transpose(0, 2, 3, 1) * 255.0).round().astype(np.uint8)
+        task = ds[int(rows[0])]["task"]
+        out.append(Episode(int(ep), task, images, states[rows], actions[rows], bool(success[rows].any())))
+    return out

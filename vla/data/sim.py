@@ -1,0 +1,139 @@
+"""`vla-data sim`: the offline corpus, rendered from MetaWorld with its scripted experts.
+
+Two disjoint sets of seeded episodes per task:
+  - action-free video: <videos>/<task>_<seed>.mp4 + a JSON sidecar each, and manifest.jsonl
+    (task, instruction, fps, resolution, seed, success, frames) — no actions anywhere;
+  - teleop: a LeRobot v3 dataset with image, state, action, task and per-frame success.
+Episodes render in parallel worker processes (one MuJoCo renderer each); a re-run
+skips videos already written and a teleop dataset already finalised.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vla.data.lerobot_io import TeleopWriter
+from vla.data.video import write_mp4
+
+log = logging.getLogger(__name__)
+
+TELEOP_SEED_OFFSET = 500_000  # teleop seeds never collide with video seeds; eval uses 900_000+
+
+
+@dataclass
+class SimConfig:
+    tasks: tuple[str, ...] = ("push-v3", "reach-v3", "button-press-topdown-v3")
+    video_episodes_per_task: int = 30
+    teleop_episodes_per_task: int = 10
+    image_size: int = 64
+    camera: str = "corner4"
+    fps: int = 80  # MetaWorld's control rate (frame_skip 5 × 2.5 ms): one frame per env step
+    max_steps: int = 150
+    tail_steps: int = 8  # frames kept after success so the outcome is visible
+    workers: int = 2
+    seed: int = 0
+
+
+def rollout(task_env, seed: int, max_steps: int, tail_steps: int) -> dict:
+    obs = task_env.reset(seed)
+    images, states, actions, successes = [], [], [], []
+    success_at = None
+    for step in range(max_steps):
+        action = task_env.expert_action()
+        images.append(obs["image"])
+        states.append(obs["state"])
+        actions.append(action)
+        result = task_env.step(action)
+        successes.append(result.success)
+        obs = result.obs
+        if result.success and success_at is None:
+            success_at = step
+        if success_at is not None and step >= success_at + tail_steps:
+            break
+    return {"images": np.stack(images), "states": np.stack(states), "actions": np.stack(actions),
+            "successes": np.array(successes), "success": success_at is not None}
+
+
+_ENVS: dict = {}
+
+
+def _worker_episode(job: tuple) -> tuple:
+    from vla.data.metaworld_env import MetaWorldTask
+
+    kind, task, seed, cfg, video_dir = job
+    if task not in _ENVS:  # one env (and one GL context) per task per worker process
+        _ENVS[task] = MetaWorldTask(task, cfg.image_size, cfg.camera, cfg.max_steps)
+    ep = rollout(_ENVS[task], seed, cfg.max_steps, cfg.tail_steps)
+    if kind == "teleop":
+        return kind, task, seed, ep
+    vid = f"{task}_{seed:07d}"
+    write_mp4(Path(video_dir) / f"{vid}.mp4", ep["images"], cfg.fps)
+    meta = {"video_id": vid, "file": f"{vid}.mp4", "task": task, "instruction": _ENVS[task].instruction,
+            "fps": cfg.fps, "height": cfg.image_size, "width": cfg.image_size, "seed": seed,
+            "success": ep["success"], "n_frames": len(ep["images"])}
+    (Path(video_dir) / f"{vid}.json").write_text(json.dumps(meta))  # written last: marks the video done
+    return kind, task, seed, meta
+
+
+def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
+    jobs = []
+    for ti, task in enumerate(cfg.tasks):
+        base = cfg.seed * 1_000_000 + ti * 10_000
+        for i in range(cfg.video_episodes_per_task):
+            if not (video_dir / f"{task}_{base + i:07d}.json").is_file():
+                jobs.append(("video", task, base + i, cfg, str(video_dir)))
+        if teleop_needed:
+            for i in range(cfg.teleop_episodes_per_task):
+                jobs.append(("teleop", task, base + TELEOP_SEED_OFFSET + i, cfg, str(video_dir)))
+    return jobs
+
+
+def _teleop_done(root: Path, expected: int) -> bool:
+    info = root / "meta" / "info.json"
+    return info.is_file() and json.loads(info.read_text()).get("total_episodes") == expected
+
+
+def write_manifest(video_dir: Path) -> Path:
+    metas = sorted((json.loads(p.read_text()) for p in video_dir.glob("*.json")), key=lambda m: m["video_id"])
+    path = video_dir / "manifest.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n" for m in metas))
+    return path
+
+
+def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> dict:
+    video_dir, teleop_root = Path(video_dir), Path(teleop_root)
+    video_dir.mkdir(parents=True, exist_ok=True)
+    n_teleop = cfg.teleop_episodes_per_task * len(cfg.tasks)
+    teleop_needed = n_teleop > 0 and not _teleop_done(teleop_root, n_teleop)
+    if teleop_needed and teleop_root.exists():
+        log.warning("discarding unfinished teleop dataset %s (interrupted run)", teleop_root)
+        shutil.rmtree(teleop_root)
+    jobs = _jobs(cfg, video_dir, teleop_needed)
+    teleop: dict[tuple, dict] = {}
+    if jobs:
+        ctx = mp.get_context("spawn")  # a fresh process per worker: MuJoCo GL contexts do not survive fork
+        with ctx.Pool(max(1, min(cfg.workers, len(jobs)))) as pool:
+            for kind, task, seed, result in tqdm(pool.imap_unordered(_worker_episode, jobs), total=len(jobs),
+                                                 desc="sim episodes", unit="ep"):
+                if kind == "teleop":
+                    teleop[(task, seed)] = result
+    if teleop_needed:
+        from vla.data.metaworld_env import task_instruction
+
+        writer = TeleopWriter(teleop_root, cfg.fps, cfg.image_size)
+        for (task, seed) in sorted(teleop, key=lambda k: (cfg.tasks.index(k[0]), k[1])):
+            ep = teleop[(task, seed)]
+            writer.add_episode(ep["images"], ep["states"], ep["actions"], ep["successes"], task_instruction(task))
+        writer.close()
+    manifest = write_manifest(video_dir)
+    metas = [json.loads(line) for line in manifest.read_text().splitlines()]
+    return {"videos": len(metas), "video_success_rate": float(np.mean([m["success"] for m in metas])) if metas else 0.0,
+            "teleop_episodes": n_teleop, "manifest": str(manifest), "teleop": str(teleop_root)}
