@@ -107,3 +107,26 @@ def test_lerobot_eval_runs_checkpoint_in_metaworld(lerobot_checkpoint, tmp_path)
     info = json.loads((out / "eval_info.json").read_text())
     assert info["overall"]["n_episodes"] == 1
     assert 0.0 <= info["overall"]["pc_success"] <= 100.0
+
+
+def test_checkpoint_holds_a_vla_policy_checkpoint_with_the_same_network(lerobot_checkpoint, tiny_dataset):
+    from vla.policy.modeling import VLAPolicy
+
+    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
+    obs, _ = _first_batch(tiny_dataset, policy.config)
+    batch = pre(obs)
+    net = VLAPolicy.from_pretrained(lerobot_checkpoint / "vla")
+    net.processor.stats = policy.model.processor.stats  # identity: LeRobot's processors normalise
+    inputs = {"image": batch[policy.config.image_key], "state": batch[OBS_STATE], "instruction": [obs["task"]]}
+    assert torch.equal(net.predict_action_chunk(inputs), policy.predict_action_chunk(batch))
+
+
+def test_reload_refuses_a_directory_without_the_vla_checkpoint(lerobot_checkpoint, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(lerobot_checkpoint, broken)
+    shutil.rmtree(broken / "vla")
+    with pytest.raises(FileNotFoundError, match="vla"):
+        VLALatentPolicy.from_pretrained(broken)

@@ -31,8 +31,15 @@ class VLALatentConfig(PreTrainedConfig):
         }
     )
 
-    # Network input resolution: every camera image is resized to image_size x image_size inside the policy.
-    image_size: int = 64
+    # The wrapped VLAPolicy (vla.policy.PolicyConfig). `init_from` starts from one of our checkpoints
+    # (vla-pretrain / vla-finetune output); otherwise `backbone` (a local dir, a hub id, or "tiny" for a
+    # random-initialised tiny SmolVLM whose tokenizer is built from the dataset's task strings).
+    init_from: str = ""
+    backbone: str = "tiny"
+    image_size: int = 64  # every camera image is resized to image_size x image_size inside the policy
+    head_hidden: int = 256
+    full_finetune: bool = False  # False: LoRA on the backbone (peft), backbone weights frozen
+    lora_r: int = 8
 
     # Training presets (used when lerobot-train runs with --use_policy_training_preset=true, the default).
     optimizer_lr: float = 3e-4

@@ -1,80 +1,157 @@
 """`VLALatentPolicy`: our VLAPolicy network behind LeRobot's PreTrainedPolicy interface.
 
-LeRobot's processors have already normalised state/action with the dataset stats, so the wrapped
-network runs on normalised tensors here and its own normalisation is left at identity.
+LeRobot's processors normalise state/action with the dataset stats (processor_vla_latent), so the
+wrapped VLAPolicy runs with identity stats here. A checkpoint directory holds LeRobot's files
+(config.json, model.safetensors, processors) plus `vla/`, a full VLAPolicy checkpoint that carries
+what LeRobot's config cannot: the backbone architecture, the tokenizer and the LoRA layout.
 """
 
+import logging
+import tempfile
 from collections import deque
+from pathlib import Path
 
 import torch
+from lerobot.configs import PreTrainedConfig
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
 from torch import Tensor
 
+from vla.policy.backbone import build_tiny_backbone
+from vla.policy.configuration import PolicyConfig
+from vla.policy.modeling import VLAPolicy
+
 from .configuration_vla_latent import VLALatentConfig
 
+log = logging.getLogger(__name__)
 
-def build_network(config: VLALatentConfig) -> torch.nn.Module:
-    """The VLAPolicy network for this config: from one of our checkpoints, or a fresh tiny backbone."""
-    return _DevNet(config)
+VLA_SUBDIR = "vla"
 
 
-class _DevNet(torch.nn.Module):
-    """INTERIM: a small conv + MLP chunk predictor used until vla.policy.VLAPolicy lands (same call signature)."""
+def identity_stats(dim: int) -> dict[str, list[float]]:
+    # mean 0 / std 1 and min -1 / max 1 are identities under both of VLAPolicy's normalisation modes.
+    return {"mean": [0.0] * dim, "std": [1.0] * dim, "min": [-1.0] * dim, "max": [1.0] * dim}
 
-    def __init__(self, config):
-        super().__init__()
-        self.h, self.size = config.chunk_size, config.image_size
-        self.conv = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 4, 4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
-        self.head = torch.nn.Linear(8 + 4, 4 * self.h)
 
-    def predict_action_chunk(self, image, state, instruction):
-        image = torch.nn.functional.interpolate(image, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        return self.head(torch.cat([self.conv(image), state], -1)).view(-1, self.h, 4)
+def _policy_config(config: VLALatentConfig) -> PolicyConfig:
+    return PolicyConfig(backbone=config.backbone, image_size=config.image_size, chunk_size=config.chunk_size,
+                        action_dim=config.output_features[ACTION].shape[0],
+                        state_dim=config.input_features[OBS_STATE].shape[0], head_hidden=config.head_hidden,
+                        full_finetune=config.full_finetune, lora_r=config.lora_r)
 
-    def action_loss(self, image, state, instruction, actions, action_is_pad=None):
-        err = (self.predict_action_chunk(image, state, instruction) - actions) ** 2
-        loss = err.mean()
-        return loss, {"mse": loss.detach()}
+
+def _fresh_network(config: VLALatentConfig, tasks: list[str]) -> VLAPolicy:
+    pcfg = _policy_config(config)
+    if config.init_from:
+        net = VLAPolicy.from_pretrained(config.init_from)
+        saved = net.config
+        if (saved.chunk_size, saved.action_dim, saved.state_dim) != (pcfg.chunk_size, pcfg.action_dim, pcfg.state_dim):
+            raise ValueError(
+                f"vla_latent: init_from={config.init_from} was saved with chunk_size/action_dim/state_dim "
+                f"{saved.chunk_size}/{saved.action_dim}/{saved.state_dim}, the dataset needs "
+                f"{pcfg.chunk_size}/{pcfg.action_dim}/{pcfg.state_dim}")
+    elif config.backbone == "tiny":
+        net = _tiny_network(pcfg, tasks)
+    else:
+        net = VLAPolicy.from_backbone(pcfg)
+    net.apply_lora()
+    return net
+
+
+def _tiny_network(pcfg: PolicyConfig, tasks: list[str]) -> VLAPolicy:
+    """A fresh policy on the tiny random backbone; its tokenizer knows every MetaWorld instruction + `tasks`.
+
+    transformers only writes `save_pretrained` files on rank 0 of an initialised process group, so under
+    DDP rank 0 builds the backbone and every rank loads rank 0's copy (DDP then syncs the weights anyway).
+    """
+    from vla.data.metaworld_env import _lerobot_metaworld_config
+
+    texts = list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()) + tasks
+    dist = torch.distributed
+    multi = dist.is_available() and dist.is_initialized()
+    with tempfile.TemporaryDirectory(prefix="vla_tiny_backbone_") as tmp:
+        where = [tmp]
+        if multi:
+            dist.broadcast_object_list(where, src=0)
+        if not multi or dist.get_rank() == 0:
+            build_tiny_backbone(where[0], texts=texts)
+        if multi:
+            dist.barrier()
+        net = VLAPolicy.from_backbone(pcfg, where[0])
+        if multi:
+            dist.barrier()  # rank 0 removes its directory only after every rank has loaded from it
+    return net
+
+
+def _task_strings(dataset_meta) -> list[str]:
+    tasks = getattr(dataset_meta, "tasks", None)
+    return [] if tasks is None else [str(t) for t in tasks.index]
 
 
 class VLALatentPolicy(PreTrainedPolicy):
     config_class = VLALatentConfig
     name = "vla_latent"
 
-    def __init__(self, config: VLALatentConfig, **kwargs):
+    def __init__(self, config: VLALatentConfig, dataset_meta=None, vla_checkpoint: str | Path | None = None,
+                 **kwargs):
         super().__init__(config)
         config.validate_features()
-        self.model = build_network(config)
+        if vla_checkpoint is not None:
+            self.model = VLAPolicy.from_pretrained(vla_checkpoint)
+        else:
+            self.model = _fresh_network(config, _task_strings(dataset_meta))
+        net_cfg = self.model.config
+        self.model.processor.stats = {"state": identity_stats(net_cfg.state_dim),
+                                      "action": identity_stats(net_cfg.action_dim)}
         self.reset()
 
+    # ---- checkpoints: LeRobot's files + a VLAPolicy checkpoint for the parts LeRobot does not store ----
+    def _save_pretrained(self, save_directory: Path, state_dict: dict[str, Tensor] | None = None) -> None:
+        super()._save_pretrained(save_directory, state_dict=state_dict)
+        self.model.save_pretrained(Path(save_directory) / VLA_SUBDIR)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_name_or_path, *, config: PreTrainedConfig | None = None, **kwargs):
+        path = Path(pretrained_name_or_path)
+        if not path.is_dir():
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(str(pretrained_name_or_path), revision=kwargs.get("revision")))
+        if not (path / VLA_SUBDIR / "config.json").is_file():
+            raise FileNotFoundError(f"{path / VLA_SUBDIR / 'config.json'} is missing: {path} is not a vla_latent "
+                                    "checkpoint (expected LeRobot's files plus a vla/ VLAPolicy checkpoint)")
+        kwargs.pop("dataset_meta", None)
+        kwargs.pop("dataset_stats", None)
+        # strict: every weight in model.safetensors must fit the rebuilt network (no silent re-initialisation).
+        kwargs["strict"] = True
+        return super().from_pretrained(path, config=config, vla_checkpoint=path / VLA_SUBDIR, **kwargs)
+
+    # ---- LeRobot policy interface ------------------------------------------------------------------
     def reset(self):
         """Called by LeRobot at every environment reset: drop the actions left from the last chunk."""
         self._action_queue = deque([], maxlen=self.config.n_action_steps)
 
     def get_optim_params(self) -> list[Tensor]:
-        # Frozen backbone weights (LoRA) stay out of the optimiser.
+        # With LoRA the frozen backbone weights stay out of the optimiser.
         return [p for p in self.parameters() if p.requires_grad]
 
     def _inputs(self, batch: dict) -> dict:
-        task = batch.get("task")
         n = batch[OBS_STATE].shape[0]
-        if task is None:
-            task = [""] * n
-        elif isinstance(task, str):
-            task = [task] * n
-        return {"image": batch[self.config.image_key], "state": batch[OBS_STATE], "instruction": list(task)}
+        task = batch.get("task", "")
+        tasks = [task] * n if isinstance(task, str) else list(task)
+        return {"image": batch[self.config.image_key], "state": batch[OBS_STATE], "instruction": tasks}
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
         inputs = self._inputs(batch)
-        pad = batch.get(f"{ACTION}_is_pad")
-        loss, logs = self.model.action_loss(**inputs, actions=batch[ACTION], action_is_pad=pad)
-        return loss, {k: float(v) for k, v in logs.items()}
+        inputs["action"] = batch[ACTION]
+        if f"{ACTION}_is_pad" in batch:
+            inputs["action_is_pad"] = batch[f"{ACTION}_is_pad"]
+        return self.model(inputs)
 
     @torch.no_grad()
     def predict_action_chunk(self, batch: dict[str, Tensor], **kwargs) -> Tensor:
         self.eval()
-        return self.model.predict_action_chunk(**self._inputs(batch))
+        return self.model.predict_action_chunk(self._inputs(batch))
 
     @torch.no_grad()
     def select_action(self, batch: dict[str, Tensor], **kwargs) -> Tensor:
