@@ -1,0 +1,112 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from vla.data.ingest import IngestConfig, IngestError, ingest
+from vla.data.store import FrameStore, StoreError
+
+
+def test_ingest_writes_every_frame_with_attributes(sim_corpus, frame_store):
+    root, _ = sim_corpus
+    url, report = frame_store
+    store = FrameStore(url)
+    metas = {json.loads(line)["video_id"]: json.loads(line)
+             for line in (root / "videos" / "manifest.jsonl").read_text().splitlines()}
+    assert store.video_ids() == sorted(metas)
+    for vid, m in metas.items():
+        rgb = store.frames(vid)
+        assert rgb.shape == (m["n_frames"], 32, 32, 3) and rgb.dtype == np.uint8
+        a = store.attrs(vid)
+        assert a["instruction"] == m["instruction"] and a["n_frames"] == m["n_frames"] and len(a["sha256"]) == 64
+        assert rgb[:].std() > 5  # real rendered content, not zeros
+    assert report["skipped"] == [] and report["frames"] == sum(m["n_frames"] for m in metas.values())
+    assert json.loads(open(report["report"]).read())["videos"] == len(metas)
+
+
+def _bad_inputs(sim_corpus, folder):
+    root, _ = sim_corpus
+    folder.mkdir()
+    good = next((root / "videos").glob("*.mp4"))
+    shutil.copy(good, folder / "good.mp4")
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "random.webm").write_bytes(np.random.default_rng(0).bytes(4096))
+    data = good.read_bytes()
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    return folder
+
+
+def test_bad_inputs_are_skipped_and_reported(sim_corpus, tmp_path):
+    folder = _bad_inputs(sim_corpus, tmp_path / "in")
+    url = str(tmp_path / "s.zarr")
+    report = ingest([str(folder), str(tmp_path / "missing.mp4")], url,
+                    IngestConfig(image_size=32, min_frames=8, workers=1))
+    reasons = {os.path.basename(s["source"]): s["reason"] for s in report["skipped"]}
+    assert set(reasons) == {"empty.mp4", "random.webm", "truncated.mp4", "missing.mp4"}
+    assert reasons["empty.mp4"] == "empty file" and reasons["missing.mp4"] == "file not found"
+    assert FrameStore(url).video_ids() == ["good"]
+    assert FrameStore(url).all_groups() == ["good"]  # nothing half-written left behind
+
+
+def test_too_short_video_is_skipped(sim_corpus, tmp_path):
+    root, _ = sim_corpus
+    url = str(tmp_path / "s.zarr")
+    good = str(next((root / "videos").glob("*.mp4")))
+    report = ingest(good, url, IngestConfig(image_size=32, min_frames=10_000, workers=1))
+    assert "need at least 10000" in report["skipped"][0]["reason"]
+    assert FrameStore(url).all_groups() == []
+
+
+def test_fail_fast_stops_on_first_bad_input(sim_corpus, tmp_path):
+    folder = _bad_inputs(sim_corpus, tmp_path / "in")
+    with pytest.raises(IngestError, match="fail_fast"):
+        ingest(str(folder), str(tmp_path / "s.zarr"), IngestConfig(image_size=32, workers=1, fail_fast=True))
+
+
+def test_missing_store_and_array_errors_name_them(frame_store, tmp_path):
+    with pytest.raises(StoreError, match="not found"):
+        FrameStore(str(tmp_path / "nope.zarr"))
+    url, _ = frame_store
+    vid = FrameStore(url).video_ids()[0]
+    with pytest.raises(StoreError, match=f"latent_actions.*{vid}"):
+        FrameStore(url).read_array(vid, "latent_actions")
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store, tmp_path):
+    root, _ = sim_corpus
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(12):  # enough work that the kill lands mid-run
+        for src in (root / "videos").glob("*.mp4"):
+            shutil.copy(src, many / f"{src.stem}_{i}.mp4")
+    url = str(tmp_path / "killed.zarr")
+    code = (f"from vla.data.ingest import IngestConfig, ingest; "
+            f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, workers=1))")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once some, but not all, videos are done
+        try:
+            n = len(FrameStore(url).video_ids())
+        except StoreError:
+            n = 0
+        if n >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = FrameStore(url).video_ids()
+    assert 0 < len(partial) < 36
+    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, workers=1))
+    assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(partial)
+    reference = str(tmp_path / "clean.zarr")
+    ingest(str(many), reference, IngestConfig(image_size=32, chunk_frames=4, workers=1))
+    a, b = FrameStore(url), FrameStore(reference)
+    assert a.video_ids() == b.video_ids() and len(a.video_ids()) == 36
+    for vid in a.video_ids():
+        np.testing.assert_array_equal(a.frames(vid)[:], b.frames(vid)[:])
