@@ -1,0 +1,160 @@
+"""Train the IDM on the labelled teleop episodes (`vla-idm train`) and label the store (`vla-idm label`).
+
+Output (out_dir = paths.idm): model/ (InverseDynamicsModel checkpoint), checkpoints/ (resume=true),
+metrics.json (held-out R^2 of trained vs untrained IDM, and the LAM probe numbers if present), curves.png.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.idm.model import KIND, IDMConfig, InverseDynamicsModel
+from vla.lam.label import label_store
+from vla.lam.model import load_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IDMTrainConfig:
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    eval_every: int = 200
+    ckpt_every: int = 200
+    keep_checkpoints: int = 2
+    eval_fraction: float = 0.25  # share of episodes held out
+    seed: int = 0
+
+
+@dataclass
+class Pairs:
+    frame_t: torch.Tensor   # (N,3,H,W) uint8
+    frame_tk: torch.Tensor
+    action: torch.Tensor    # (N, action_dim) float32
+    episode: np.ndarray     # (N,) episode index
+
+
+def episode_pairs(episodes: list, gap: int = 1) -> Pairs:
+    """Every (o_t, o_{t+gap}, a_t) of the episodes, in memory (the teleop set is small)."""
+    ft, ftk, act, ep = [], [], [], []
+    for e in episodes:
+        if len(e.images) <= gap:
+            continue
+        v = torch.from_numpy(np.ascontiguousarray(e.images)).permute(0, 3, 1, 2)
+        ft.append(v[:-gap]), ftk.append(v[gap:]), act.append(torch.from_numpy(e.actions[:-gap]).float())
+        ep.append(np.full(len(v) - gap, e.episode_index))
+    if not ft:
+        raise ValueError(f"no episode longer than gap={gap}")
+    return Pairs(torch.cat(ft), torch.cat(ftk), torch.cat(act), np.concatenate(ep))
+
+
+def r2(model: InverseDynamicsModel, p: Pairs, rows: np.ndarray) -> float:
+    """R^2 of predicted vs true actions on rows, pooled over the action dims that vary."""
+    pred = torch.cat([model.predict(p.frame_t[r], p.frame_tk[r]) for r in np.array_split(rows, max(1, len(rows) // 256))])
+    y = p.action[rows]
+    keep = y.std(0) > 1e-6
+    sse = ((pred - y)[:, keep] ** 2).sum()
+    sst = ((y - y.mean(0))[:, keep] ** 2).sum()
+    return float(1 - sse / sst.clamp_min(1e-12))
+
+
+def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, out_dir: str | Path,
+          resume: bool = False, lam_diagnostics: str | Path | None = None, episodes: list | None = None) -> dict:
+    from vla.data.lerobot_io import load_episodes
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    episodes = episodes if episodes is not None else load_episodes(teleop_root)
+    p = episode_pairs(episodes, model_cfg.gap)
+    ids = np.random.default_rng(cfg.seed).permutation(np.unique(p.episode))
+    held = ids[: max(1, int(round(len(ids) * cfg.eval_fraction)))]
+    te, tr = np.flatnonzero(np.isin(p.episode, held)), np.flatnonzero(~np.isin(p.episode, held))
+    if len(tr) == 0:
+        raise ValueError(f"IDM needs >= 2 teleop episodes in {teleop_root} (train + held out), got {len(ids)}")
+
+    model = InverseDynamicsModel(model_cfg)
+    model.set_stats(p.action[tr])
+    untrained_r2 = r2(model.eval(), p, te)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    manager = CheckpointManager(out_dir, keep=cfg.keep_checkpoints)
+    config = {"kind": KIND, **asdict(model_cfg)}
+    step, history = 0, []
+    if resume and (latest := manager.latest()) is not None:
+        ckpt = load_checkpoint(latest, expected_kind=KIND)
+        check_config_matches(latest, ckpt.config, config)
+        load_weights(model, ckpt.weights, latest)
+        opt.load_state_dict(ckpt.train_state["optimizer"])
+        step, history = ckpt.train_state["step"], json.loads(ckpt.train_state["history"])
+        log.info("resumed from %s at step %d", latest, step)
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="idm train")
+    while step < cfg.steps:
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + step)  # batch depends only on (seed, step)
+        rows = tr[torch.randint(len(tr), (cfg.batch_size,), generator=g).numpy()]
+        target = (p.action[rows] - model.mean) / model.std
+        loss = torch.nn.functional.mse_loss(model(p.frame_t[rows], p.frame_tk[rows]), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        row = {"step": step, "loss": loss.item()}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            row["eval_r2"] = r2(model.eval(), p, te)
+            model.train()
+        history.append(row)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            manager.save(step, weights=model.state_dict(), config=config,
+                         train_state={"optimizer": opt.state_dict(), "history": json.dumps(history)})
+    bar.close()
+
+    model.eval().save_pretrained(out_dir / "model")
+    metrics = {"model": str(out_dir / "model"), "steps": step, "eval_r2": r2(model, p, te),
+               "untrained_eval_r2": untrained_r2, "train_pairs": int(len(tr)), "eval_pairs": int(len(te)),
+               "eval_episodes": [int(e) for e in held], "history": history}
+    if lam_diagnostics and Path(lam_diagnostics).is_file():
+        lam_final = json.loads(Path(lam_diagnostics).read_text()).get("final", {})
+        metrics["lam_probe"] = {k: v for k, v in lam_final.items() if k.startswith("probe_")}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot(history, out_dir / "curves.png")
+    return metrics
+
+
+def plot(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax[0].plot([h["step"] for h in history], [h["loss"] for h in history], lw=1)
+    ax[0].set_yscale("log"), ax[0].set_title("IDM train loss (normalised MSE)")
+    ev = [h for h in history if "eval_r2" in h]
+    ax[1].plot([h["step"] for h in ev], [h["eval_r2"] for h in ev], "o-")
+    ax[1].set_title("held-out R^2")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def label_with_idm(checkpoint: str, store_url: str, batch_size: int = 256) -> dict:
+    """`idm_actions` (T-1, action_dim) float32 per video."""
+    from vla.checkpoint import checkpoint_hash
+
+    model = InverseDynamicsModel.from_pretrained(checkpoint)
+    return label_store(store_url, "idm_actions", "idm_hash", checkpoint_hash(checkpoint), model.cfg.gap,
+                       model.predict, {"action_dim": model.cfg.action_dim}, np.float32, batch_size)

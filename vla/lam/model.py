@@ -1,0 +1,188 @@
+"""Latent action model: q(z | o_t, o_{t+k}) with a discrete z, trained by predicting o_{t+k} from (o_t, z).
+
+encoder:  conv stack over the channel-stacked pair (6 channels) -> n_tokens vectors of code_dim
+quantiser: VectorQuantizer (straight-through, commitment, dead-code restart)
+decoder:  conv encoder of o_t, codes injected at the bottleneck, upsampled to a RESIDUAL added to o_t
+          (target="pixels"), or an MLP predicting the change of frozen image features
+          (target="features").
+
+Frames go in as uint8 (B,3,H,W) or float in [0,1]; everything is scaled to [0,1] here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vla.checkpoint import CheckpointError, check_config_matches, load_checkpoint, save_checkpoint
+from vla.lam.quantizer import VectorQuantizer
+
+KIND = "lam"
+
+
+@dataclass
+class LAMConfig:
+    image_size: int = 64
+    channels: int = 3
+    width: int = 32             # conv channels of the first stage (doubled at each of 3 downsamplings, capped)
+    n_tokens: int = 4
+    codebook_size: int = 8
+    code_dim: int = 32
+    target: str = "pixels"      # "pixels" | "features"
+    # "features" target: "random_conv" = a fixed, seeded, frozen random conv net (offline, a toy),
+    # or a local dir / hub id of an HF vision model loaded with transformers AutoModel (frozen).
+    feature_encoder: str = "random_conv"
+    feature_dim: int = 128
+    k_min: int = 4              # frame gap: a gap of 1 is too small a change at MetaWorld's 80 fps
+    k_max: int = 4
+    beta: float = 0.25          # commitment weight
+    restart_after: int = 50     # dead-code restart: updates a code may go unused
+
+    def __post_init__(self):
+        if self.target not in ("pixels", "features"):
+            raise ValueError(f"LAMConfig.target must be 'pixels' or 'features', got {self.target!r}")
+        if self.image_size % 8:
+            raise ValueError(f"LAMConfig.image_size must be a multiple of 8, got {self.image_size}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LAMConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+
+
+def conv_stack(c_in: int, width: int) -> tuple[nn.Sequential, int]:
+    """Three stride-2 convs: H -> H/8. Returns (net, out channels)."""
+    w1, w2, w3 = width, min(2 * width, 128), min(4 * width, 256)
+    net = nn.Sequential(
+        nn.Conv2d(c_in, w1, 4, 2, 1), nn.GELU(),
+        nn.Conv2d(w1, w2, 4, 2, 1), nn.GELU(),
+        nn.Conv2d(w2, w3, 4, 2, 1), nn.GELU(),
+    )
+    return net, w3
+
+
+class FrozenFeatures(nn.Module):
+    """Fixed image features for the "features" target; never trained."""
+
+    def __init__(self, cfg: LAMConfig):
+        super().__init__()
+        self.hf = None
+        if cfg.feature_encoder == "random_conv":
+            g = torch.Generator().manual_seed(1234)  # same features in every run, saved with the weights anyway
+            net, c = conv_stack(cfg.channels, 16)
+            for p in net.parameters():
+                p.data = torch.randn(p.shape, generator=g) * (1.0 / p[0].numel()) ** 0.5
+            self.net = nn.Sequential(net, nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(c * 4, cfg.feature_dim))
+            with torch.no_grad():
+                self.net[-1].weight.copy_(torch.randn(self.net[-1].weight.shape, generator=g) / (c * 4) ** 0.5)
+        else:
+            from transformers import AutoModel
+
+            self.hf = AutoModel.from_pretrained(cfg.feature_encoder)
+            self.net = nn.LazyLinear(cfg.feature_dim)
+        self.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hf is None:
+            return self.net(x)
+        out = self.hf(pixel_values=x)
+        return self.net(out.last_hidden_state.mean(1))
+
+
+class LatentActionModel(nn.Module):
+    def __init__(self, cfg: LAMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.enc, c = conv_stack(2 * cfg.channels, cfg.width)
+        s = cfg.image_size // 8
+        self.to_tokens = nn.Linear(c * s * s, cfg.n_tokens * cfg.code_dim)
+        self.vq = VectorQuantizer(cfg.codebook_size, cfg.code_dim, cfg.beta, cfg.restart_after)
+        self.z_proj = nn.Linear(cfg.n_tokens * cfg.code_dim, c)
+        if cfg.target == "pixels":
+            self.ctx, _ = conv_stack(cfg.channels, cfg.width)
+            w1, w2 = cfg.width, min(2 * cfg.width, 128)
+            self.dec = nn.Sequential(
+                nn.ConvTranspose2d(2 * c, w2, 4, 2, 1), nn.GELU(),
+                nn.ConvTranspose2d(w2, w1, 4, 2, 1), nn.GELU(),
+                nn.ConvTranspose2d(w1, cfg.channels, 4, 2, 1),
+            )
+        else:
+            self.features = FrozenFeatures(cfg)
+            d = cfg.feature_dim
+            self.dec = nn.Sequential(nn.Linear(d + c, 256), nn.GELU(), nn.Linear(256, d))
+
+    # ---- the two halves ------------------------------------------------------------------
+    def _latents(self, frame_t, frame_tk) -> torch.Tensor:
+        x = torch.cat([to_unit(frame_t), to_unit(frame_tk)], 1)
+        h = self.enc(x).flatten(1)
+        return self.to_tokens(h).view(-1, self.cfg.n_tokens, self.cfg.code_dim)
+
+    @torch.no_grad()
+    def encode(self, frame_t, frame_tk) -> torch.Tensor:
+        """Codes (B, n_tokens) long for the change from frame_t to frame_tk."""
+        return self.vq.nearest(self._latents(frame_t, frame_tk))
+
+    def _predict(self, frame_t, q: torch.Tensor) -> torch.Tensor:
+        x = to_unit(frame_t)
+        z = self.z_proj(q.flatten(1))
+        if self.cfg.target == "pixels":
+            h = self.ctx(x)
+            h = torch.cat([h, z[:, :, None, None].expand_as(h)], 1)
+            return x + self.dec(h)  # residual: the decoder only has to draw the change
+        f = self.features(x)
+        return f + self.dec(torch.cat([f, z], 1))
+
+    @torch.no_grad()
+    def decode(self, frame_t, codes: torch.Tensor) -> torch.Tensor:
+        """Prediction of o_{t+k} (pixels in [0,1], or features) from frame_t and codes (B, n_tokens)."""
+        return self._predict(frame_t, self.vq.lookup(codes))
+
+    def target(self, frame_tk) -> torch.Tensor:
+        x = to_unit(frame_tk)
+        if self.cfg.target == "pixels":
+            return x
+        with torch.no_grad():
+            return self.features(x)
+
+    def forward(self, frame_t, frame_tk) -> tuple[torch.Tensor, dict]:
+        """Total loss and stats: recon (MSE), copy (MSE of predicting 'no change'), vq, perplexity, usage."""
+        q, codes, vq_loss, stats = self.vq(self._latents(frame_t, frame_tk))
+        pred = self._predict(frame_t, q)
+        tgt = self.target(frame_tk)
+        recon = F.mse_loss(pred, tgt)
+        with torch.no_grad():
+            copy = F.mse_loss(self.target(frame_t), tgt)
+        loss = recon + vq_loss
+        return loss, {"loss": loss.item(), "recon": recon.item(), "copy": copy.item(), "vq": vq_loss.item(),
+                      **stats, "codes": codes}
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
+        return save_checkpoint(directory, weights=self.state_dict(), config={"kind": KIND, **asdict(self.cfg)},
+                               train_state=train_state)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, expect: LAMConfig | None = None) -> "LatentActionModel":
+        ckpt = load_checkpoint(directory, expected_kind=KIND, with_train_state=False)
+        cfg = LAMConfig.from_dict(ckpt.config)
+        if expect is not None:
+            check_config_matches(Path(directory), asdict(cfg), asdict(expect))
+        model = cls(cfg)
+        load_weights(model, ckpt.weights, Path(directory))
+        return model.eval()
+
+
+def load_weights(model: nn.Module, weights: dict, directory: Path) -> None:
+    """load_state_dict, but a shape/key mismatch names the checkpoint file."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{directory / 'model.safetensors'} does not match the model: {e}") from e

@@ -1,0 +1,163 @@
+"""Train the latent action model on frame pairs of the store: `vla-lam train`.
+
+Output (out_dir = paths.lam):
+    model/               the final LatentActionModel checkpoint (LatentActionModel.from_pretrained)
+    checkpoints/step_*/  periodic checkpoints with optimiser state, for resume=true
+    diagnostics.json     config, every eval (recon vs copy, perplexity, usage, probe R^2 vs shuffled)
+    curves.png           training curves
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.data.pairs import PairDataset
+from vla.lam.model import KIND, LAMConfig, LatentActionModel, load_weights
+from vla.lam.probe import probe, recon_ratio
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LAMTrainConfig:
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    eval_every: int = 250
+    eval_batches: int = 8
+    ckpt_every: int = 250
+    keep_checkpoints: int = 2
+    eval_fraction: float = 0.1  # share of videos held out for eval
+    num_workers: int = 0        # DataLoader workers (0 = in the main process)
+    seed: int = 0
+    threads: int = 0            # torch intra-op threads; 0 = torch default
+
+
+def split_videos(vids: list[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    n_eval = max(1, int(round(len(vids) * eval_fraction))) if len(vids) > 1 else 0
+    held = set(rng.permutation(vids)[:n_eval].tolist())
+    return [v for v in vids if v not in held], [v for v in vids if v in held] or vids
+
+
+def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, start_step: int):
+    from vla.data.store import FrameStore
+
+    train_ids, eval_ids = split_videos(FrameStore(store_url).video_ids(), cfg.eval_fraction, cfg.seed)
+    train = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed, video_ids=train_ids)
+    evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids)
+    # Resumable sampling: the order depends only on (seed, step), so a resumed run sees the same batches.
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + start_step)
+    sampler = torch.utils.data.RandomSampler(train, replacement=True, num_samples=10**9, generator=g)
+    loader = DataLoader(train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+                        persistent_workers=cfg.num_workers > 0, drop_last=True)
+    n_eval = min(len(evalset), cfg.eval_batches * cfg.batch_size)
+    eval_loader = DataLoader(Subset(evalset, range(n_eval)), batch_size=cfg.batch_size)
+    return loader, eval_loader
+
+
+def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict:
+    stats = recon_ratio(model, eval_loader)
+    if episodes:
+        stats.update(probe(model, episodes, model.cfg.k_min, seed=seed))
+    model.train()
+    return stats
+
+
+def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: str | Path,
+          teleop_root: str | Path | None = None, resume: bool = False) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    model = LatentActionModel(model_cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    manager = CheckpointManager(out_dir, keep=cfg.keep_checkpoints)
+    step, history = 0, []
+    config = {"kind": KIND, **asdict(model_cfg)}
+    if resume and (latest := manager.latest()) is not None:
+        ckpt = load_checkpoint(latest, expected_kind=KIND)
+        check_config_matches(latest, ckpt.config, config)
+        load_weights(model, ckpt.weights, latest)
+        opt.load_state_dict(ckpt.train_state["optimizer"])
+        step, history = ckpt.train_state["step"], json.loads(ckpt.train_state["history"])
+        log.info("resumed from %s at step %d", latest, step)
+
+    episodes = None
+    if teleop_root is not None and Path(teleop_root).exists():
+        from vla.data.lerobot_io import load_episodes
+
+        episodes = load_episodes(teleop_root)
+    loader, eval_loader = make_loaders(store_url, model_cfg, cfg, step)
+
+    def checkpoint(at: int) -> None:
+        manager.save(at, weights=model.state_dict(), config=config,
+                     train_state={"optimizer": opt.state_dict(), "history": json.dumps(history)})
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc="lam train")
+    batches = iter(loader)
+    while step < cfg.steps:
+        b = next(batches)
+        loss, stats = model(b["frame_t"], b["frame_tk"])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        stats.pop("codes")
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats['loss']:.4f}", ppl=f"{stats['perplexity']:.1f}")
+        row = {"step": step, **stats}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            row.update(evaluate(model, eval_loader, episodes, cfg.seed))
+            log.info("step %d: %s", step, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+        history.append(row)
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            checkpoint(step)
+    bar.close()
+
+    model.save_pretrained(out_dir / "model")
+    final = next((h for h in reversed(history) if "recon_vs_copy" in h), {})
+    result = {"model": str(out_dir / "model"), "steps": step, "final": final,
+              "model_config": asdict(model_cfg), "train_config": asdict(cfg), "history": history}
+    (out_dir / "diagnostics.json").write_text(json.dumps(result, indent=2))
+    plot_curves(history, out_dir / "curves.png")
+    return result
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    steps = [h["step"] for h in history]
+    axes[0].plot(steps, [h["recon"] for h in history], lw=1, label="train recon")
+    axes[0].plot(steps, [h["copy"] for h in history], lw=1, label="copy-last-frame")
+    axes[0].set_yscale("log"), axes[0].legend(), axes[0].set_title("reconstruction MSE")
+    axes[1].plot(steps, [h["perplexity"] for h in history], lw=1)
+    axes[1].set_title("codebook perplexity (batch)")
+    ev = [h for h in history if "recon_vs_copy" in h]
+    axes[2].plot([h["step"] for h in ev], [h["recon_vs_copy"] for h in ev], "o-", label="eval recon / copy")
+    if ev and "probe_r2" in ev[0]:
+        axes[2].plot([h["step"] for h in ev], [h["probe_r2"] for h in ev], "o-", label="probe R2")
+        axes[2].plot([h["step"] for h in ev], [h["probe_r2_shuffled"] for h in ev], "o-", label="probe R2 shuffled")
+    axes[2].legend(), axes[2].set_title("held-out diagnostics")
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
