@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from vla.policy.configuration import PolicyConfig
@@ -116,10 +117,13 @@ def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str
 
     result = train_loop(policy, lambda idx: make_batch(data, idx.numpy()), n_rows, train_cfg, out_dir,
                         resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
-    policy.save_pretrained(out_dir / "model")
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
                "total_params": sum(p.numel() for p in policy.parameters()), **result}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    plot_history(result["history"], out_dir / "loss.png", f"stage 3 finetuning (init={init})")
+    state = PartialState()
+    if state.is_main_process:  # under `accelerate launch` rank 0 writes; the replicas hold the same weights
+        policy.save_pretrained(out_dir / "model")
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        plot_history(result["history"], out_dir / "loss.png", f"stage 3 finetuning (init={init})")
+    state.wait_for_everyone()  # no rank returns before the checkpoint exists
     return metrics

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from vla.policy.configuration import PolicyConfig
@@ -126,10 +127,13 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
 
     result = train_loop(policy, lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows),
                         train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
-    policy.save_pretrained(out_dir / "model")
     metrics = {"target": target, "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    plot_history(result["history"], out_dir / "loss.png", f"stage 2 pretraining ({target})")
+    state = PartialState()
+    if state.is_main_process:  # under `accelerate launch` rank 0 writes; the replicas hold the same weights
+        policy.save_pretrained(out_dir / "model")
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        plot_history(result["history"], out_dir / "loss.png", f"stage 2 pretraining ({target})")
+    state.wait_for_everyone()  # no rank returns before the checkpoint exists
     log.info("stage 2 done: %s", result["evals"][-1] if result["evals"] else "no eval")
     return metrics
