@@ -81,3 +81,35 @@ def tiny_policy_cfg(**kw) -> PolicyConfig:
 def tiny_train_cfg(**kw) -> TrainConfig:
     return TrainConfig(**{"steps": 40, "batch_size": 16, "lr": 1e-3, "warmup_steps": 5, "eval_every": 1000,
                           "ckpt_every": 1000, "device": "cpu", **kw})
+
+
+def shared(tmp_path_factory, name: str, build) -> Path:
+    """One artefact per test session, shared across test directories (policy, runtime, eval)."""
+    path = tmp_path_factory.getbasetemp() / "shared" / name
+    if not (path.parent / f"{name}.done").is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build(path)
+        (path.parent / f"{name}.done").touch()
+    return path
+
+
+def backbone_fixture(tmp_path_factory) -> Path:
+    return shared(tmp_path_factory, "backbone", make_backbone)
+
+
+def teleop_fixture(tmp_path_factory) -> Path:
+    return shared(tmp_path_factory, "teleop", make_teleop)
+
+
+def store_fixture(tmp_path_factory) -> Path:
+    return shared(tmp_path_factory, "frames.zarr", make_store)
+
+
+def finetuned_fixture(tmp_path_factory) -> Path:
+    """A stage-3 checkpoint (from the bare backbone, a few steps): enough for runtime/eval plumbing."""
+    from vla.policy.finetune import finetune
+
+    bb, tel = backbone_fixture(tmp_path_factory), teleop_fixture(tmp_path_factory)
+    run = shared(tmp_path_factory, "finetuned",
+                 lambda p: finetune(tiny_policy_cfg(), tiny_train_cfg(steps=10), tel, p, bb, init="none"))
+    return run / "model"

@@ -76,6 +76,8 @@ def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int
         history = json.loads(ckpt.train_state.get("history_json", "[]"))
         log.info("resumed from %s (step %d)", latest, start)
     model, optimizer = accelerator.prepare(policy, optimizer)
+    if evaluate is not None and start == 0 and accelerator.is_main_process:
+        evals.append({"step": 0, **evaluate(policy)})  # the untrained model: the control every eval compares to
     model.train()
     bar = tqdm(range(start, cfg.steps), desc=desc, initial=start, total=cfg.steps,
                disable=not accelerator.is_main_process)

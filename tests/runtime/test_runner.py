@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from vla.policy.finetune import load_chunks
+from vla.policy.modeling import VLAPolicy
+from vla.runtime import ActionQueue, ChunkPolicy, PolicyRunner, TemporalEnsembler
+
+
+@pytest.fixture(scope="module")
+def runner(finetuned_dir):
+    r = PolicyRunner(finetuned_dir, device="cpu")
+    r.warmup(1)
+    return r
+
+
+@pytest.fixture(scope="module")
+def frames(teleop_root):
+    return load_chunks(teleop_root, chunk_size=4, max_episodes=1)
+
+
+def _obs(data, i):
+    return {"image": data.images[i], "state": data.states[i], "instruction": data.instructions[i]}
+
+
+def test_runner_matches_the_training_time_forward(runner, finetuned_dir, frames):
+    policy = VLAPolicy.from_pretrained(finetuned_dir).eval()
+    rows = [0, 7, 19]
+    batch = {"image": frames.images[rows], "state": frames.states[rows],
+             "instruction": [frames.instructions[i] for i in rows]}
+    expected = policy.predict_action_chunk(batch).numpy()
+    got = np.stack([runner.predict_chunk(_obs(frames, i)) for i in rows])
+    assert got.dtype == np.float32 and got.shape == (3, runner.chunk_size, runner.action_dim)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_runner_resizes_any_image_size(runner, frames):
+    obs = _obs(frames, 3)
+    big = dict(obs, image=np.kron(obs["image"], np.ones((3, 3, 1), np.uint8)))  # 192 px, same content
+    a, b = runner.predict_chunk(obs), runner.predict_chunk(big)
+    assert a.shape == b.shape and np.abs(a - b).max() < 0.5 * (np.abs(a).max() + 1e-3)
+
+
+def test_select_action_pops_the_chunk_then_refills(runner, frames):
+    runner.reset()
+    chunk = runner.predict_chunk(_obs(frames, 0))
+    popped = [runner.select_action(_obs(frames, 0)) for _ in range(runner.chunk_size)]
+    np.testing.assert_array_equal(np.stack(popped), chunk)
+    assert len(runner.queue) == 0
+    runner.select_action(_obs(frames, 5))  # empty queue -> a new chunk from the new observation
+    assert len(runner.queue) == runner.chunk_size - 1
+    runner.reset()
+    assert len(runner.queue) == 0
+
+
+def test_bad_observations_are_refused(runner, frames):
+    obs = _obs(frames, 0)
+    with pytest.raises(ValueError, match="state"):
+        runner.predict_chunk(dict(obs, state=np.zeros(7, np.float32)))
+    with pytest.raises(ValueError, match="uint8"):
+        runner.predict_chunk(dict(obs, image=obs["image"].astype(np.float32)))
+    with pytest.raises(KeyError, match="instruction"):
+        runner.predict_chunk({"image": obs["image"], "state": obs["state"]})
+
+
+def test_runner_satisfies_the_chunk_policy_protocol(runner):
+    assert isinstance(runner, ChunkPolicy)
+    assert (runner.action_dim, runner.chunk_size, runner.state_dim) == (4, 4, 4)
+
+
+def test_device_auto_picks_cpu_without_cuda(finetuned_dir):
+    if torch.cuda.is_available():
+        assert PolicyRunner(finetuned_dir).device.type == "cuda"
+    else:
+        assert PolicyRunner(finetuned_dir).device.type == "cpu"
+
+
+def test_action_queue_is_fifo():
+    q = ActionQueue()
+    q.extend(np.arange(6, dtype=np.float32).reshape(3, 2))
+    assert q.pop().tolist() == [0, 1] and len(q) == 2
+    q.clear()
+    assert q.pop() is None
+
+
+def test_temporal_ensembler_averages_overlapping_predictions():
+    ens = TemporalEnsembler(chunk_size=2, coeff=0.0)
+    assert ens.update(np.array([[1.0], [3.0]])).tolist() == [1.0]
+    # step 1 was predicted as 3 by the first chunk and 5 by the second: equal weights -> 4
+    assert ens.update(np.array([[5.0], [7.0]])).tolist() == [4.0]
