@@ -6,7 +6,7 @@ from pathlib import Path
 
 # The tiny LeRobot dataset builder and subprocess helpers live with the plugin tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lerobot_plugin"))
-from plugin_support import REPO_ROOT, build_tiny_dataset, subprocess_env  # noqa: E402
+from plugin_support import REPO_ROOT, shared_tiny_dataset, subprocess_env  # noqa: E402
 
 # `accelerate launch --cpu` without MPI starts one process; torchrun's launcher + ACCELERATE_USE_CPU gives gloo DDP.
 ACCELERATE_2CPU = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
@@ -31,4 +31,4 @@ def accelerate_env() -> dict:
     return env
 
 
-__all__ = ["ACCELERATE_2CPU", "accelerate_launch", "REPO_ROOT", "accelerate_env", "build_tiny_dataset"]
+__all__ = ["ACCELERATE_2CPU", "accelerate_launch", "REPO_ROOT", "accelerate_env", "shared_tiny_dataset"]

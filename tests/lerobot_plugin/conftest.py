@@ -3,14 +3,12 @@
 from pathlib import Path
 
 import pytest
-from plugin_support import REPO_ROOT, build_tiny_dataset, run_console_script
+from plugin_support import REPO_ROOT, run_console_script, shared_tiny_dataset
 
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("lerobot_plugin") / "tiny_reach"
-    build_tiny_dataset(root)
-    return root
+    return shared_tiny_dataset(tmp_path_factory)
 
 
 TRAIN_STEPS = 2

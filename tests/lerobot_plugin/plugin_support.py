@@ -35,6 +35,14 @@ def build_tiny_dataset(root: Path, n_episodes: int = 2, steps: int = 24):
 
 
 
+def shared_tiny_dataset(tmp_path_factory) -> Path:
+    """The tiny dataset under the session's base temp dir, built by whichever test directory asks first."""
+    root = tmp_path_factory.getbasetemp() / "shared_tiny_reach"
+    if not (root / "meta" / "info.json").is_file():
+        build_tiny_dataset(root)
+    return root
+
+
 def subprocess_env() -> dict:
     """Offline, headless, no wandb, small thread pools: the child sees what a user's shell would set."""
     env = dict(os.environ)
