@@ -38,14 +38,10 @@ def latent_store(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def stages_run(latent_store, ddp_dataset, tmp_path_factory) -> tuple[Path, list[dict]]:
-    from vla.policy.backbone import build_tiny_backbone
-
     root = tmp_path_factory.mktemp("ddp_stages")
-    # Built before launch: transformers writes save_pretrained files on rank 0 only, so a tiny backbone
-    # built lazily inside a 2-process run would be missing on rank 1.
-    backbone = build_tiny_backbone(root / "backbone", texts=[task_instruction("reach-v3")])
+    # paths.backbone does not exist yet: both ranks build the tiny backbone at once (policy=tiny).
     overrides = [f"paths.root={root}", f"paths.frames={latent_store}", f"paths.teleop={ddp_dataset}",
-                 f"paths.backbone={backbone}", *TINY_RUN]
+                 "policy=tiny", *TINY_RUN]
     proc = subprocess.run(accelerate_launch(str(DRIVER), *overrides), cwd=REPO_ROOT, env=accelerate_env(),
                           capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]

@@ -108,7 +108,21 @@ def resolve_backbone(name: str, tiny_dir: str | Path) -> str:
         return name
     tiny_dir = Path(tiny_dir)
     if not (tiny_dir / "config.json").is_file():
+        import os
+        import shutil
+        import tempfile
+
         from vla.data.metaworld_env import _lerobot_metaworld_config
 
-        build_tiny_backbone(tiny_dir, texts=list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()))
+        # Built aside and renamed into place: under `accelerate launch` every rank gets here at once, and a
+        # rank must never load a half-written directory. The first rename wins; the others drop their copy.
+        tiny_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{tiny_dir.name}.tmp-", dir=tiny_dir.parent))
+        build_tiny_backbone(tmp, texts=list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()))
+        try:
+            os.rename(tmp, tiny_dir)
+        except OSError:
+            if not (tiny_dir / "config.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
     return str(tiny_dir)
