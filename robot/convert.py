@@ -1,0 +1,79 @@
+"""sensor_msgs <-> numpy, without importing rclpy: callbacks convert, this module decides.
+
+Functions take any object shaped like the message (height, width, encoding, step, data), so they are
+tested without ROS. Errors name the field and the value that was wrong.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# encoding -> (channels, channel order to produce RGB)
+ENCODINGS = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
+             "bgra8": (4, [2, 1, 0]), "mono8": (1, [0, 0, 0])}
+
+
+class ConversionError(ValueError):
+    pass
+
+
+def image_to_numpy(msg) -> np.ndarray:
+    """sensor_msgs/Image -> HxWx3 uint8 RGB. Zero-copy view for rgb8 without row padding."""
+    enc = msg.encoding
+    if enc not in ENCODINGS:
+        raise ConversionError(f"Image.encoding {enc!r} unsupported; expected one of {sorted(ENCODINGS)}")
+    channels, order = ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    if h <= 0 or w <= 0:
+        raise ConversionError(f"Image has empty size {h}x{w}")
+    if step < w * channels:
+        raise ConversionError(f"Image.step {step} < width*channels {w * channels} for {enc}")
+    buf = np.frombuffer(memoryview(msg.data), dtype=np.uint8)
+    if buf.size != h * step:
+        raise ConversionError(f"Image.data has {buf.size} bytes, expected height*step = {h}*{step} = {h * step}")
+    rows = buf.reshape(h, step)[:, : w * channels].reshape(h, w, channels)  # drops row padding, still a view
+    if enc == "rgb8":
+        return rows
+    return np.ascontiguousarray(rows[..., order])
+
+
+def numpy_to_image(image: np.ndarray, encoding: str = "rgb8", msg=None):
+    """HxWx3 uint8 RGB -> sensor_msgs/Image (a new one, or fills `msg`)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ConversionError(f"image must be uint8 HxWx3 RGB, got {image.dtype} {image.shape}")
+    if encoding not in ENCODINGS:
+        raise ConversionError(f"encoding {encoding!r} unsupported; expected one of {sorted(ENCODINGS)}")
+    if msg is None:
+        from sensor_msgs.msg import Image
+        msg = Image()
+    channels, _ = ENCODINGS[encoding]
+    if encoding in ("bgr8", "bgra8"):
+        image = image[..., ::-1]
+    if channels == 4:
+        image = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    elif channels == 1:
+        image = image.mean(axis=2, keepdims=True).astype(np.uint8)
+    image = np.ascontiguousarray(image)
+    msg.height, msg.width = image.shape[:2]
+    msg.encoding, msg.is_bigendian, msg.step = encoding, 0, image.shape[1] * channels
+    msg.data = image.tobytes()
+    return msg
+
+
+def joint_state_to_numpy(msg, dim: int, names: list[str] | None = None) -> np.ndarray:
+    """sensor_msgs/JointState.position -> float32 (dim,), optionally reordered by joint `names`."""
+    position = np.asarray(msg.position, np.float64)
+    if names:
+        have = list(msg.name)
+        missing = [n for n in names if n not in have]
+        if missing:
+            raise ConversionError(f"JointState lacks joints {missing}; it has {have}")
+        if len(have) != position.size:
+            raise ConversionError(f"JointState has {len(have)} names but {position.size} positions")
+        position = position[[have.index(n) for n in names]]
+    if position.shape != (dim,):
+        raise ConversionError(f"JointState.position must have {dim} values, got {position.size}")
+    if not np.all(np.isfinite(position)):
+        raise ConversionError(f"JointState.position contains NaN/Inf: {position.tolist()}")
+    return position.astype(np.float32)

@@ -1,0 +1,113 @@
+"""SafetyFilter: the decision code between a policy's action and the robot's command.
+
+Pure Python + numpy (no rclpy, no torch) so every rule is unit-tested without ROS. The policy node
+calls `filter()` once per control tick; it returns the command to publish, or None (publish nothing).
+
+Rules, in order: disarmed or e-stopped -> nothing; stale camera/joint data -> watchdog hold/zero
+(a ros2_control forward controller repeats its last command forever, so staleness is handled here);
+NaN/Inf -> rejected, hold; then clip to [low, high] and to at most `max_delta` change per tick.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STALE_MODES = ("hold", "zero")
+
+
+@dataclass
+class SafetyConfig:
+    action_dim: int = 4
+    low: list[float] = field(default_factory=lambda: [-1.0] * 4)   # per-dimension command limits
+    high: list[float] = field(default_factory=lambda: [1.0] * 4)
+    max_delta: float = 0.5          # max change of any dimension between consecutive commands
+    stale_timeout_s: float = 0.5    # camera / joint data older than this triggers the watchdog
+    stale_mode: str = "zero"        # "zero" suits velocity/delta commands, "hold" position commands
+
+    def validate(self) -> None:
+        if self.action_dim < 1:
+            raise ValueError(f"safety.action_dim must be >= 1, got {self.action_dim}")
+        for name in ("low", "high"):
+            if len(getattr(self, name)) != self.action_dim:
+                raise ValueError(f"safety.{name} needs {self.action_dim} values, got {len(getattr(self, name))}")
+        if np.any(np.asarray(self.low) > np.asarray(self.high)):
+            raise ValueError(f"safety.low must be <= safety.high per dimension, got low={self.low} high={self.high}")
+        if not self.max_delta > 0:
+            raise ValueError(f"safety.max_delta must be > 0, got {self.max_delta}")
+        if not self.stale_timeout_s > 0:
+            raise ValueError(f"safety.stale_timeout_s must be > 0, got {self.stale_timeout_s}")
+        if self.stale_mode not in STALE_MODES:
+            raise ValueError(f"safety.stale_mode must be one of {STALE_MODES}, got {self.stale_mode!r}")
+
+
+class SafetyFilter:
+    """Starts disarmed; `arm()` enables output, `estop()` latches off until the next `arm()`."""
+
+    def __init__(self, config: SafetyConfig | None = None):
+        self.config = config or SafetyConfig()
+        self.config.validate()
+        self.low = np.asarray(self.config.low, np.float64)
+        self.high = np.asarray(self.config.high, np.float64)
+        self.armed = False
+        self.estopped = False
+        self.last_command: np.ndarray | None = None
+        self.interventions: Counter[str] = Counter()
+
+    def arm(self) -> None:
+        self.armed, self.estopped = True, False
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def estop(self) -> None:
+        """Latched: stays off until an explicit arm(), whatever the policy does meanwhile."""
+        self.estopped, self.armed = True, False
+        self.interventions["estop"] += 1
+
+    def safe_command(self) -> np.ndarray:
+        """What to send when the policy's action can't be trusted."""
+        if self.config.stale_mode == "hold" and self.last_command is not None:
+            return self.last_command.copy()
+        return np.clip(np.zeros(self.config.action_dim), self.low, self.high)
+
+    def is_stale(self, now: float, *stamps: float | None) -> bool:
+        return any(s is None or now - s > self.config.stale_timeout_s for s in stamps)
+
+    def filter(self, action, now: float, *input_stamps: float | None) -> np.ndarray | None:
+        """Command for this tick. `input_stamps` are the receive times of camera/joint data (None = never)."""
+        if not self.armed or self.estopped:
+            return None
+        if self.is_stale(now, *input_stamps):
+            self.interventions["stale"] += 1
+            return self._commit(self.safe_command())
+        if action is None:
+            self.interventions["no_action"] += 1
+            return self._commit(self.safe_command())
+        action = np.asarray(action, np.float64).reshape(-1)
+        if action.shape != (self.config.action_dim,):
+            self.interventions["bad_shape"] += 1
+            return self._commit(self.safe_command())
+        if not np.all(np.isfinite(action)):
+            self.interventions["non_finite"] += 1
+            return self._commit(self.safe_command())
+        command = np.clip(action, self.low, self.high)
+        if not np.array_equal(command, action):
+            self.interventions["clipped"] += 1
+        if self.last_command is not None:
+            limited = np.clip(command, self.last_command - self.config.max_delta,
+                              self.last_command + self.config.max_delta)
+            if not np.array_equal(limited, command):
+                self.interventions["rate_limited"] += 1
+            command = limited
+        return self._commit(command)
+
+    def _commit(self, command: np.ndarray) -> np.ndarray:
+        self.last_command = command
+        return command.copy()
+
+    @property
+    def total_interventions(self) -> int:
+        return sum(self.interventions.values())
