@@ -87,7 +87,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
             shutil.copy(src, many / f"{src.stem}_{i}.mp4")
     url = str(tmp_path / "killed.zarr")
     code = (f"from vla.data.ingest import IngestConfig, ingest; "
-            f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, workers=1))")
+            f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))")
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # kill once some, but not all, videos are done
@@ -102,10 +102,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
     proc.wait()
     partial = FrameStore(url).video_ids()
     assert 0 < len(partial) < 36
-    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, workers=1))
+    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))
     assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(partial)
     reference = str(tmp_path / "clean.zarr")
-    ingest(str(many), reference, IngestConfig(image_size=32, chunk_frames=4, workers=1))
+    ingest(str(many), reference, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))
     a, b = FrameStore(url), FrameStore(reference)
     assert a.video_ids() == b.video_ids() and len(a.video_ids()) == 36
     for vid in a.video_ids():

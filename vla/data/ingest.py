@@ -10,6 +10,7 @@ exactly the unfinished videos. A bad input is skipped and named in the report
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -33,6 +34,7 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 class IngestConfig:
     image_size: int = 64
     chunk_frames: int = 16
+    write_frames: int = 128  # frames decoded before each write (a multiple of chunk_frames)
     min_frames: int = 8  # shorter videos cannot give a frame pair at the largest gap
     workers: int = 2
     fail_fast: bool = False
@@ -121,13 +123,14 @@ def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
     if src.kind == "file":
         if not path.is_file() or path.stat().st_size == 0:
             raise IngestError("empty file" if path.is_file() else "not a file")
-        fps, _ = probe(src.path)
+        fps, expected = probe(src.path)
         frames = iter_frames(src.path, cfg.image_size)
         digest = _sha256(src.path)
     else:
         from vla.data.lerobot_io import open_dataset
 
-        fps = float(open_dataset(src.path).meta.fps)
+        meta = open_dataset(src.path).meta
+        fps, expected = float(meta.fps), int(meta.episodes[src.episode]["length"])
         frames = _lerobot_frames(src, cfg.image_size)
         digest = hashlib.sha256(f"{path.resolve()}#{src.episode}".encode()).hexdigest()
     store = FrameStore(store_url, mode="a")
@@ -136,11 +139,13 @@ def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
     try:
         for frame in frames:
             buf.append(frame)
-            if len(buf) == cfg.chunk_frames * 8:
-                rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg)
+            if len(buf) == cfg.write_frames:
+                rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg, expected or 0)
                 buf = []
         if buf:
-            rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg)
+            rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg, expected or 0)
+        if rgb is not None and rgb.shape[0] != n:  # the container's count was off: trust the decoder
+            rgb.resize((n, *rgb.shape[1:]))
         if n < cfg.min_frames:
             raise IngestError(f"only {n} frames decoded, need at least {cfg.min_frames}")
     except Exception:
@@ -153,11 +158,12 @@ def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
     return attrs
 
 
-def _flush(store: FrameStore, vid: str, rgb, n: int, buf: list, cfg: IngestConfig):
+def _flush(store: FrameStore, vid: str, rgb, n: int, buf: list, cfg: IngestConfig, expected: int):
     block = np.stack(buf)
-    if rgb is None:
-        rgb = store.begin_video(vid, 0, block.shape[1], block.shape[2], cfg.chunk_frames)
-    rgb.resize((n + len(block), *block.shape[1:]))
+    if rgb is None:  # sized from the container's frame count, so a typical video needs no resize
+        rgb = store.begin_video(vid, max(expected, len(block)), block.shape[1], block.shape[2], cfg.chunk_frames)
+    if n + len(block) > rgb.shape[0]:
+        rgb.resize((n + len(block), *block.shape[1:]))
     rgb[n:n + len(block)] = block
     return rgb, n + len(block)
 
@@ -170,25 +176,37 @@ def _work(job: tuple) -> tuple[Source, dict | None, str | None]:
         return src, None, f"{type(e).__name__}: {e}" if not isinstance(e, IngestError) else str(e)
 
 
+@contextlib.contextmanager
+def _pool(workers: int, n_jobs: int):
+    """Worker processes when there is parallel work to do; in-process otherwise (no start-up cost)."""
+    if workers <= 1 or n_jobs <= 1:
+        yield None
+        return
+    pool = mp.get_context("spawn").Pool(min(workers, n_jobs))  # spawn: no forked zarr/asyncio state
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
 def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     sources = find_sources(inputs)
     store = FrameStore(store_url, mode="a")
     todo = [s for s in sources if not store.is_complete(s.video_id)]
     log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
     skipped, done = [], []
-    if todo:
-        jobs = [(store_url, s, cfg) for s in todo]
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(max(1, min(cfg.workers, len(jobs)))) as pool:
-            for src, attrs, err in tqdm(pool.imap_unordered(_work, jobs), total=len(jobs), desc="ingest", unit="video"):
-                if err is None:
-                    done.append(src.video_id)
-                    continue
-                log.warning("skipped %s: %s", src.path, err)
-                skipped.append({"source": src.path, "video_id": src.video_id, "reason": err})
-                if cfg.fail_fast:
-                    pool.terminate()
-                    raise IngestError(f"ingest stopped (fail_fast) at {src.path}: {err}")
+    jobs = [(store_url, s, cfg) for s in todo]
+    with _pool(cfg.workers, len(jobs)) as pool:
+        results = pool.imap_unordered(_work, jobs) if pool else map(_work, jobs)
+        for src, attrs, err in tqdm(results, total=len(jobs), desc="ingest", unit="video"):
+            if err is None:
+                done.append(src.video_id)
+                continue
+            log.warning("skipped %s: %s", src.path, err)
+            skipped.append({"source": src.path, "video_id": src.video_id, "reason": err})
+            if cfg.fail_fast:
+                raise IngestError(f"ingest stopped (fail_fast) at {src.path}: {err}")
     summary = FrameStore(store_url).summary()
     report = {**summary, "ingested_this_run": sorted(done), "skipped": skipped}
     report_path = Path(str(store_url).rstrip("/") + ".ingest_report.json")

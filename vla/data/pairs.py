@@ -20,6 +20,7 @@ class PairDataset(Dataset):
             raise ValueError(f"need 1 <= k_min <= k_max, got k_min={k_min}, k_max={k_max}")
         self.url = store.url if isinstance(store, FrameStore) else str(store)
         self._store = store if isinstance(store, FrameStore) else None
+        self._arrays: dict = {}
         opened = self.store
         ids = video_ids if video_ids is not None else opened.video_ids()
         self.video_ids = [v for v in ids if opened.attrs(v)["n_frames"] > k_max]
@@ -41,6 +42,7 @@ class PairDataset(Dataset):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_store"] = None
+        state["_arrays"] = {}
         return state
 
     def __len__(self) -> int:
@@ -53,13 +55,18 @@ class PairDataset(Dataset):
         t = int(rng.integers(0, self.lengths[v] - k))
         return self.video_ids[v], t, k
 
-    def _frame(self, rgb, t: int) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(rgb[t])).permute(2, 0, 1)
+    def _frame(self, frame: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
         return x.float().div_(255.0) if self.normalize else x
+
+    def _rgb(self, vid: str):
+        if vid not in self._arrays:  # opening an array costs a metadata read: once per video per worker
+            self._arrays[vid] = self.store.frames(vid)
+        return self._arrays[vid]
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.n:
             raise IndexError(i)
         vid, t, k = self.index(i)
-        rgb = self.store.frames(vid)
-        return {"frame_t": self._frame(rgb, t), "frame_tk": self._frame(rgb, t + k), "video_id": vid, "t": t, "k": k}
+        pair = self._rgb(vid)[t : t + k + 1 : k]  # both frames in one read
+        return {"frame_t": self._frame(pair[0]), "frame_tk": self._frame(pair[1]), "video_id": vid, "t": t, "k": k}

@@ -77,7 +77,7 @@ class FrameStore:
     def attrs(self, vid: str) -> dict:
         return dict(self._group(vid).attrs)
 
-    def begin_video(self, vid: str, n_frames: int, height: int, width: int, chunk_frames: int = 8) -> zarr.Array:
+    def begin_video(self, vid: str, n_frames: int, height: int, width: int, chunk_frames: int = 16) -> zarr.Array:
         """A fresh `rgb` array for a video; any earlier, unfinished group of that id is discarded."""
         if vid in self.root:
             del self.root[vid]
@@ -88,8 +88,8 @@ class FrameStore:
         )
 
     def finish_video(self, vid: str, attrs: dict) -> None:
-        group = self._group(vid)
-        group.attrs.update({**attrs, COMPLETE: True})
+        # One metadata write: attrs.update() would rewrite zarr.json once per key.
+        self._group(vid).update_attributes({**attrs, COMPLETE: True})
 
     def delete_video(self, vid: str) -> None:
         if vid in self.root:
@@ -121,8 +121,9 @@ class FrameStore:
         array = group.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks,
                                    compressors=[_compressor()])
         array[...] = data
-        array.attrs.update(attrs or {})
-        group.attrs[ARRAYS_DONE] = sorted(set(group.attrs.get(ARRAYS_DONE, [])) | {name})
+        if attrs:
+            array.update_attributes(attrs)
+        group.update_attributes({ARRAYS_DONE: sorted(set(group.attrs.get(ARRAYS_DONE, [])) | {name})})
 
     def delete_array(self, vid: str, name: str) -> None:
         group = self._group(vid)
@@ -133,7 +134,7 @@ class FrameStore:
     @staticmethod
     def _unmark(group: zarr.Group, name: str) -> None:
         done = [n for n in group.attrs.get(ARRAYS_DONE, []) if n != name]
-        group.attrs[ARRAYS_DONE] = done
+        group.update_attributes({ARRAYS_DONE: done})
 
     # ---- summary --------------------------------------------------------------------------
     def summary(self) -> dict:

@@ -1,0 +1,126 @@
+"""Ingest and pair-sampling throughput, measured side by side on the same files.
+
+1. ingest (decode + resize + compress + write zarr) frames/s vs decode-only frames/s, both
+   single-process over the same videos. Goal: ingest >= 0.8x decode-only.
+2. random frame pairs from the zarr store vs the same pairs decoded from the LeRobot dataset's
+   videos (delta_timestamps). Goal: zarr >= 5x the decode path.
+Writes bench/results/ingest.json and ingest.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def corpus(work: Path, episodes: int):
+    from vla.data.sim import SimConfig, generate
+
+    cfg = SimConfig(tasks=("push-v3",), video_episodes_per_task=episodes, teleop_episodes_per_task=episodes,
+                    image_size=64, max_steps=150, workers=2)
+    generate(cfg, work / "videos", work / "teleop")
+    return cfg
+
+
+def decode_only(files: list[Path]) -> tuple[int, float]:
+    from vla.data.video import iter_frames
+
+    t0, n = time.perf_counter(), 0
+    for f in files:
+        for _ in iter_frames(str(f), 64):
+            n += 1
+    return n, time.perf_counter() - t0
+
+
+def ingest_run(videos: Path, store: Path) -> tuple[int, float]:
+    from vla.data.ingest import IngestConfig, ingest
+
+    shutil.rmtree(store, ignore_errors=True)
+    t0 = time.perf_counter()
+    report = ingest(str(videos), str(store), IngestConfig(image_size=64, workers=1))
+    return report["frames"], time.perf_counter() - t0
+
+
+def zarr_pairs(store: Path, n: int) -> float:
+    from vla.data.pairs import PairDataset
+
+    ds = PairDataset(str(store), 4, 4, seed=0)
+    t0 = time.perf_counter()
+    for i in range(n):
+        ds[i % len(ds)]
+    return n / (time.perf_counter() - t0)
+
+
+def lerobot_pairs(teleop: Path, fps: int, n: int) -> float:
+    from vla.data.lerobot_io import open_dataset
+
+    ds = open_dataset(teleop, delta_timestamps={"observation.image": [0.0, 4 / fps]})
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(ds), n)
+    t0 = time.perf_counter()
+    for i in idx:
+        ds[int(i)]["observation.image"]
+    return n / (time.perf_counter() - t0)
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    axes[0].bar(["decode only", "ingest"], [results["decode_fps"], results["ingest_fps"]], color=["grey", "tab:blue"])
+    axes[0].set_ylabel("frames / s"), axes[0].set_title(f"ingest = {results['ingest_vs_decode']:.2f}x decode")
+    axes[1].bar(["LeRobot video decode", "zarr store"], [results["lerobot_pairs_per_s"], results["zarr_pairs_per_s"]],
+                color=["grey", "tab:green"])
+    axes[1].set_ylabel("pairs / s"), axes[1].set_title(f"zarr = {results['zarr_vs_lerobot']:.1f}x decode path")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    episodes, n_pairs = (3, 200) if args.quick else (12, 1000)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
+    try:
+        cfg = corpus(work, episodes)
+        files = sorted((work / "videos").glob("*.mp4"))
+        decode_only(files[:1])  # warm the codec and the page cache for both sides
+        n_dec, t_dec = decode_only(files)
+        n_ing, t_ing = ingest_run(work / "videos", work / "frames.zarr")
+        assert n_dec == n_ing, (n_dec, n_ing)
+        z = zarr_pairs(work / "frames.zarr", n_pairs)
+        lr = lerobot_pairs(work / "teleop", cfg.fps, max(50, n_pairs // 5))
+        r = {"videos": len(files), "frames": n_dec, "decode_fps": n_dec / t_dec, "ingest_fps": n_ing / t_ing,
+             "zarr_pairs_per_s": z, "lerobot_pairs_per_s": lr}
+        r["ingest_vs_decode"] = r["ingest_fps"] / r["decode_fps"]
+        r["zarr_vs_lerobot"] = z / lr
+        r["goals"] = [
+            {"name": "ingest / decode-only throughput", "value": r["ingest_vs_decode"], "goal": 0.8, "op": ">=", "unit": "x"},
+            {"name": "zarr / LeRobot-video pair sampling", "value": r["zarr_vs_lerobot"], "goal": 5.0, "op": ">=", "unit": "x"},
+        ]
+        (RESULTS / "ingest.json").write_text(json.dumps(r, indent=2))
+        plot(r, RESULTS / "ingest.png")
+        print(f"ingest {r['ingest_fps']:.0f} frames/s vs decode-only {r['decode_fps']:.0f} frames/s: "
+              f"{r['ingest_vs_decode']:.2f}x (goal >= 0.8)")
+        print(f"pairs: zarr {z:.0f}/s vs LeRobot video decode {lr:.0f}/s: {r['zarr_vs_lerobot']:.1f}x (goal >= 5)")
+        print(f"wrote {RESULTS / 'ingest.json'} and {RESULTS / 'ingest.png'}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
