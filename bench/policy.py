@@ -1,0 +1,116 @@
+"""PolicyRunner benchmark: chunk inference latency (p50/p99) and the control rate it sustains
+with action chunking (one inference per H steps) vs one inference per step, side by side.
+
+    python bench/policy.py [--quick] [--checkpoint DIR]   (default: a tiny untrained policy, built here)
+
+Writes bench/results/policy.json and bench/results/policy.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def tiny_checkpoint(directory: Path) -> Path:
+    """An untrained tiny VLAPolicy: latency does not depend on the weights' values."""
+    from vla.policy.backbone import build_tiny_backbone
+    from vla.policy.configuration import PolicyConfig
+    from vla.policy.modeling import VLAPolicy
+    from vla.policy.processor import compute_stats
+
+    bb = build_tiny_backbone(directory / "backbone", texts=["reach the goal position"])
+    policy = VLAPolicy.from_backbone(PolicyConfig(chunk_size=8), bb)
+    rng = np.random.default_rng(0)
+    policy.processor.stats.update(state=compute_stats(rng.normal(size=(64, 4))),
+                                  action=compute_stats(rng.normal(size=(64, 4))))
+    policy.apply_lora()
+    return policy.save_pretrained(directory / "model")
+
+
+def observation(rng, size: int) -> dict:
+    return {"image": rng.integers(0, 255, (size, size, 3), dtype=np.uint8),
+            "state": rng.normal(size=4).astype(np.float32), "instruction": "reach the goal position"}
+
+
+def control_rate(runner, rng, steps: int, per_step_inference: bool) -> float:
+    runner.reset()
+    obs = observation(rng, 64)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if per_step_inference:
+            runner.predict_chunk(obs)[0]
+        else:
+            runner.select_action(obs)
+    return steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (fewer repetitions)")
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from vla.runtime import PolicyRunner
+
+    n_latency, n_steps = (30, 48) if args.quick else (200, 400)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = args.checkpoint or tiny_checkpoint(Path(tmp))
+        runner = PolicyRunner(ckpt, device=args.device)
+        runner.warmup(3)
+        rng = np.random.default_rng(0)
+        lat = []
+        for _ in range(n_latency):
+            runner.predict_chunk(observation(rng, 64))
+            lat.append(runner.last_latency_s * 1e3)
+        chunked = control_rate(runner, rng, n_steps, per_step_inference=False)
+        per_step = control_rate(runner, rng, n_steps, per_step_inference=True)
+    result = {
+        "device": str(runner.device), "chunk_size": runner.chunk_size, "quick": args.quick,
+        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
+                       "mean": float(np.mean(lat)), "n": n_latency},
+        "control_rate_hz": {"chunked": chunked, "per_step_inference": per_step},
+        "ratio_chunked_vs_per_step": chunked / per_step,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "policy.json").write_text(json.dumps(result, indent=2))
+    plot(result, lat, RESULTS / "policy.png")
+    print(f"chunk latency p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms "
+          f"({result['device']})")
+    print(f"control rate: chunked (H={runner.chunk_size}) {chunked:.0f} Hz vs per-step inference {per_step:.0f} Hz "
+          f"-> {result['ratio_chunked_vs_per_step']:.2f}x")
+
+
+def plot(result: dict, latencies: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.hist(latencies, bins=30, color="tab:blue")
+    for q in ("p50", "p99"):
+        a.axvline(result["latency_ms"][q], ls="--", color="k")
+        a.text(result["latency_ms"][q], a.get_ylim()[1] * 0.9, q)
+    a.set_xlabel("chunk inference latency (ms)"), a.set_title(f"PolicyRunner on {result['device']}")
+    rates = result["control_rate_hz"]
+    b.bar(["chunked", "per-step"], [rates["chunked"], rates["per_step_inference"]], color=["tab:green", "tab:gray"])
+    b.set_ylabel("sustained control rate (Hz)"), b.set_title(f"{result['ratio_chunked_vs_per_step']:.1f}x with chunking")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
