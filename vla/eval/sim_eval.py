@@ -1,6 +1,6 @@
 """Closed-loop MetaWorld evaluation of a policy: success rate with a 95% Wilson interval per task.
 
-Seeds start at `seed_start` (default 100000), far from the data generator's seeds, so every
+Seeds start at `seed_start` (default 900000, as vla.data.sim reserves), far from the data generator's seeds, so every
 evaluation episode has object/goal positions the policy never saw.
 """
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class EvalConfig:
     tasks: list[str] = field(default_factory=lambda: ["reach-v3"])
     n_episodes: int = 20
-    seed_start: int = 100_000
+    seed_start: int = 900_000
     max_steps: int = 150
     image_size: int = 64  # render size; the policy resizes to its own
     camera: str = "corner4"
