@@ -8,7 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lerobot_plugin"))
 from plugin_support import REPO_ROOT, shared_tiny_dataset, subprocess_env  # noqa: E402
 
-# `accelerate launch --cpu` without MPI starts one process; torchrun's launcher + ACCELERATE_USE_CPU gives gloo DDP.
+# `accelerate launch --cpu` without MPI starts one process; torchrun's launcher (--multi_gpu) gives gloo DDP, since
+# train_loop passes cpu=True to Accelerator when its device is cpu.
 ACCELERATE_2CPU = ["--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
                    "--dynamo_backend", "no"]
 
@@ -27,7 +28,7 @@ def accelerate_launch(*args: str) -> list[str]:
 
 def accelerate_env() -> dict:
     env = subprocess_env()
-    env.update(ACCELERATE_USE_CPU="true", MASTER_ADDR="127.0.0.1")
+    env.update(MASTER_ADDR="127.0.0.1")
     return env
 
 
