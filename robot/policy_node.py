@@ -1,0 +1,323 @@
+"""PolicyNode (`vla-policy-node`): camera + joint state + instruction in, safe commands out.
+
+Threads: DDS callbacks only convert and store the latest message (under a lock); an inference thread
+fills an action-chunk queue from the latest observation; a control timer in its own callback group pops
+one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
+waits on the model. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
+
+Run: `vla-policy-node --ros-args --params-file launch/params/policy.yaml -p checkpoint:=DIR`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections import Counter, deque
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import TwistStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, Float64MultiArray, Int32, String
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
+
+OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
+COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+# Instruction and episode index are published rarely: late joiners must still get the last one.
+LATCHED_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
+                         durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def _float_range(lo, hi):
+    return [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
+
+
+# name -> (default, description, range or None). Every one is validated in `_read_parameters`.
+PARAMETERS = {
+    "checkpoint": ("", "VLA checkpoint directory (vla.runtime.PolicyRunner); required unless a policy is injected", None),
+    "device": ("auto", "torch device: auto, cpu, cuda, cuda:N", None),
+    "control_rate_hz": (30.0, "command publish rate", _float_range(0.5, 1000.0)),
+    "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
+    "action_dim": (4, "action dimensions", [IntegerRange(from_value=1, to_value=64, step=1)]),
+    "state_dim": (4, "joint-state dimensions fed to the policy", [IntegerRange(from_value=1, to_value=64, step=1)]),
+    "joint_names": (["hand_x", "hand_y", "hand_z", "gripper"], "joint order for state and JointTrajectory", None),
+    "action_low": ([-1.0, -1.0, -1.0, -1.0], "per-dimension command lower limit", None),
+    "action_high": ([1.0, 1.0, 1.0, 1.0], "per-dimension command upper limit", None),
+    "max_delta": (0.5, "max command change per tick", _float_range(1e-6, 1e6)),
+    "stale_timeout_s": (0.5, "watchdog: camera/joint data older than this holds or zeroes the command",
+                        _float_range(1e-3, 60.0)),
+    "stale_mode": ("zero", f"watchdog output: one of {STALE_MODES}", None),
+    "instruction": ("", "task instruction used until one arrives on the instruction topic", None),
+    "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
+                         [IntegerRange(from_value=0, to_value=1000, step=1)]),
+    "warmup": (True, "run dummy inferences before accepting ~/arm", None),
+    "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", _float_range(0.01, 100.0)),
+}
+
+
+class PolicyNode(Node):
+    def __init__(self, policy=None, **node_kwargs):
+        super().__init__("vla_policy", **node_kwargs)
+        for name, (default, description, rng) in PARAMETERS.items():
+            desc = ParameterDescriptor(description=description, read_only=True)
+            if rng and isinstance(rng[0], FloatingPointRange):
+                desc.floating_point_range = rng
+            elif rng:
+                desc.integer_range = rng
+            if isinstance(default, list) and not default:
+                desc.type = ParameterType.PARAMETER_STRING_ARRAY
+            self.declare_parameter(name, default, desc)
+        self.p = self._read_parameters()
+        self.safety = SafetyFilter(SafetyConfig(
+            action_dim=self.p["action_dim"], low=self.p["action_low"], high=self.p["action_high"],
+            max_delta=self.p["max_delta"], stale_timeout_s=self.p["stale_timeout_s"], stale_mode=self.p["stale_mode"]))
+        self.policy = policy if policy is not None else self._load_policy()
+        if getattr(self.policy, "action_dim", self.p["action_dim"]) != self.p["action_dim"]:
+            raise ValueError(f"parameter action_dim={self.p['action_dim']} but the policy outputs "
+                             f"{self.policy.action_dim} dimensions")
+
+        self.lock = threading.Lock()
+        self.image = self.state = None
+        self.image_stamp = self.state_stamp = None   # monotonic receive times for the watchdog
+        self.image_seq = 0
+        self.instruction = self.p["instruction"]
+        self.queue: deque[np.ndarray] = deque()
+        self.wake = threading.Condition(self.lock)
+        self.bad_inputs: Counter[str] = Counter()
+        self.latencies: deque[float] = deque(maxlen=1000)
+        self.tick_times: deque[float] = deque(maxlen=10000)
+        self.commands_sent = 0
+        self.ready = False
+        self._stop = False
+
+        sensors = MutuallyExclusiveCallbackGroup()
+        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data,
+                                 callback_group=sensors)
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data,
+                                 callback_group=sensors)
+        self.create_subscription(String, "instruction", self._on_instruction, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(Int32, "episode", self._on_episode, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(Bool, "~/estop", self._on_estop, COMMAND_QOS, callback_group=sensors)
+        self.create_service(SetBool, "~/arm", self._on_arm, callback_group=sensors)
+        msg_type = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,
+                    "twist_stamped": TwistStamped}[self.p["output_type"]]
+        self.command_pub = self.create_publisher(msg_type, "command", COMMAND_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # The control timer has its own group so sensor callbacks and services never delay a tick.
+        self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_timer(1.0 / self.p["diagnostics_rate_hz"], self._publish_diagnostics,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+        if self.p["warmup"] and hasattr(self.policy, "warmup"):
+            self.policy.warmup()
+        self.ready = True
+        self.worker = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
+        self.worker.start()
+        self.get_logger().info(f"ready (disarmed): output={self.p['output_type']} rate={self.p['control_rate_hz']} Hz")
+
+    # ---------------------------------------------------------------- parameters
+    def _read_parameters(self) -> dict:
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p["joint_names"] = list(p["joint_names"] or [])
+        p["action_low"], p["action_high"] = list(p["action_low"]), list(p["action_high"])
+        problems = []
+        if p["output_type"] not in OUTPUT_TYPES:
+            problems.append(f"output_type={p['output_type']!r} must be one of {OUTPUT_TYPES}")
+        if p["stale_mode"] not in STALE_MODES:
+            problems.append(f"stale_mode={p['stale_mode']!r} must be one of {STALE_MODES}")
+        for key in ("action_low", "action_high"):
+            if len(p[key]) != p["action_dim"]:
+                problems.append(f"{key} has {len(p[key])} values but action_dim={p['action_dim']}")
+        if len(p["action_low"]) == len(p["action_high"]) and any(
+                lo > hi for lo, hi in zip(p["action_low"], p["action_high"])):
+            problems.append(f"action_low {p['action_low']} must be <= action_high {p['action_high']}")
+        if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
+            problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
+        if problems:
+            raise ValueError(f"{self.get_name()}: invalid parameters: " + "; ".join(problems))
+        return p
+
+    def _load_policy(self):
+        if not self.p["checkpoint"]:
+            raise ValueError(f"{self.get_name()}: parameter 'checkpoint' is empty; pass -p checkpoint:=DIR")
+        from vla.runtime import PolicyRunner
+        return PolicyRunner(self.p["checkpoint"], device=self.p["device"])
+
+    # ---------------------------------------------------------------- callbacks: convert and store
+    def _bad(self, kind: str, err: Exception) -> None:
+        self.bad_inputs[kind] += 1
+        self.get_logger().warning(f"dropped bad {kind}: {err}", throttle_duration_sec=2.0)
+
+    def _on_image(self, msg: Image) -> None:
+        try:
+            image = image_to_numpy(msg)
+        except ConversionError as err:
+            return self._bad("image", err)
+        with self.lock:
+            self.image, self.image_stamp = image, time.monotonic()
+            self.image_seq += 1
+            self.wake.notify()
+
+    def _on_joints(self, msg: JointState) -> None:
+        try:
+            state = joint_state_to_numpy(msg, self.p["state_dim"], self.p["joint_names"] or None)
+        except ConversionError as err:
+            return self._bad("joint_state", err)
+        with self.lock:
+            self.state, self.state_stamp = state, time.monotonic()
+
+    def _on_instruction(self, msg: String) -> None:
+        if not msg.data.strip():
+            return self._bad("instruction", ValueError("empty instruction"))
+        with self.lock:
+            self.instruction = msg.data
+
+    def _on_episode(self, msg: Int32) -> None:
+        with self.lock:  # a new episode: actions planned for the last one must not leak into it
+            self.queue.clear()
+            self.policy.reset()
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data:
+            with self.lock:
+                self.safety.estop()
+                self.queue.clear()
+            self.get_logger().error("E-STOP: commands latched off until ~/arm")
+
+    def _on_arm(self, request, response):
+        with self.lock:
+            if request.data and not self.ready:
+                response.success, response.message = False, "policy not ready"
+                return response
+            if request.data:
+                self.queue.clear()
+                self.policy.reset()
+                self.safety.arm()
+            else:
+                self.safety.disarm()
+        response.success, response.message = True, "armed" if request.data else "disarmed"
+        self.get_logger().info(response.message)
+        return response
+
+    # ---------------------------------------------------------------- inference thread
+    def _inference_loop(self) -> None:
+        last_seq = -1
+        while not self._stop:
+            with self.lock:
+                self.wake.wait(timeout=0.05)
+                want = (self.safety.armed and self.image is not None and self.state is not None and self.instruction
+                        and len(self.queue) <= self.p["refill_threshold"] and self.image_seq != last_seq)
+                if not want:
+                    continue
+                obs = {"image": self.image, "state": self.state, "instruction": self.instruction}
+                last_seq = self.image_seq
+            t0 = time.perf_counter()
+            try:
+                chunk = np.asarray(self.policy.predict_chunk(obs), np.float64).reshape(-1, self.p["action_dim"])
+            except Exception as err:  # a failing model must not kill the node: the watchdog/hold takes over
+                self._bad("inference", err)
+                continue
+            self.latencies.append(time.perf_counter() - t0)
+            with self.lock:
+                self.queue.clear()
+                self.queue.extend(chunk)
+
+    # ---------------------------------------------------------------- control tick
+    def _on_tick(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            action = self.queue.popleft() if self.queue else None
+            command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
+            self.wake.notify()
+        self.tick_times.append(now)
+        if command is not None:
+            self.publish_command(command)
+
+    def publish_command(self, command: np.ndarray) -> None:
+        values = [float(v) for v in command]
+        kind = self.p["output_type"]
+        if kind == "float64_array":
+            msg = Float64MultiArray(data=values)
+        elif kind == "joint_trajectory":
+            msg = JointTrajectory(joint_names=self.p["joint_names"])
+            msg.header.stamp = self.get_clock().now().to_msg()
+            point = JointTrajectoryPoint(positions=values)
+            point.time_from_start.nanosec = int(1e9 / self.p["control_rate_hz"])
+            msg.points = [point]
+        else:  # twist: the first three dims are linear xyz, the 4th (if any) angular z
+            msg = TwistStamped()
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (values + [0.0] * 3)[:3]
+            msg.twist.angular.z = values[3] if len(values) > 3 else 0.0
+        self.command_pub.publish(msg)
+        self.commands_sent += 1
+
+    # ---------------------------------------------------------------- diagnostics / shutdown
+    def stats(self) -> dict:
+        lat = np.asarray(self.latencies) * 1e3
+        ticks = np.diff(np.asarray(self.tick_times)) * 1e3
+        pct = lambda a, q: float(np.percentile(a, q)) if a.size else float("nan")  # noqa: E731
+        return {"armed": self.safety.armed, "estopped": self.safety.estopped, "queue_depth": len(self.queue),
+                "commands_sent": self.commands_sent, "inference_ms_p50": pct(lat, 50), "inference_ms_p99": pct(lat, 99),
+                "tick_ms_p50": pct(ticks, 50), "tick_ms_p99": pct(ticks, 99),
+                "safety_interventions": dict(self.safety.interventions), "bad_inputs": dict(self.bad_inputs)}
+
+    def _publish_diagnostics(self) -> None:
+        s = self.stats()
+        level = DiagnosticStatus.ERROR if s["estopped"] else DiagnosticStatus.OK
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: policy", hardware_id="vla",
+                                  message="estop" if s["estopped"] else ("armed" if s["armed"] else "disarmed"),
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in s.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(msg)
+
+    def stop(self) -> None:
+        """Stop inference and, if we were commanding, send one last safe (hold/zero) command."""
+        self._stop = True
+        with self.lock:
+            was_armed = self.safety.armed
+            self.safety.disarm()
+            self.wake.notify()
+        if was_armed:
+            self.publish_command(self.safety.safe_command())
+        self.worker.join(timeout=2.0)
+
+
+def _raise_interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def main(args=None) -> None:
+    # rclpy's own handlers would shut the context down before we could send the final safe command.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    node = None
+    try:
+        node = PolicyNode()
+        executor = MultiThreadedExecutor(num_threads=3)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
