@@ -1,0 +1,133 @@
+"""Real rclpy over DDS, each test on its own domain id (an rclpy Context), so parallel runs never cross-talk."""
+
+import itertools
+import os
+import time
+
+import numpy as np
+import pytest
+
+import rclpy  # noqa: E402
+from rclpy.context import Context  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+_ids = itertools.count()
+
+
+def next_domain_id() -> int:
+    return 20 + (os.getpid() * 13 + next(_ids)) % 200
+
+
+@pytest.fixture
+def ros_context():
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=next_domain_id())
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+class ConstantPolicy:
+    """A ChunkPolicy returning scripted chunks in turn (cycling); records what it was shown."""
+    action_dim, state_dim = 4, 4
+
+    def __init__(self, *chunks):
+        self.chunks = [np.asarray(c, np.float32).reshape(-1, 4) for c in chunks] or [np.zeros((1, 4), np.float32)]
+        self.chunk_size = len(self.chunks[0])
+        self.calls, self.resets, self.seen = 0, 0, []
+
+    def predict_chunk(self, obs):
+        self.seen.append(obs)
+        chunk = self.chunks[self.calls % len(self.chunks)]
+        self.calls += 1
+        return chunk
+
+    def select_action(self, obs):
+        return self.predict_chunk(obs)[0]
+
+    def reset(self):
+        self.resets += 1
+
+
+class Harness:
+    """A PolicyNode plus a peer node playing the robot: publishes sensors, receives commands, calls ~/arm."""
+
+    def __init__(self, ctx, policy, **params):
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import Bool, Float64MultiArray, String
+
+        from robot.policy_node import COMMAND_QOS, LATCHED_QOS, PolicyNode
+        from rclpy.qos import qos_profile_sensor_data
+
+        params = {"control_rate_hz": 30.0, "warmup": False, **params}
+        self.node = PolicyNode(policy=policy, context=ctx,
+                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.peer = rclpy.create_node("robot_peer", context=ctx)
+        self.image_pub = self.peer.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
+        self.joint_pub = self.peer.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+        self.instruction_pub = self.peer.create_publisher(String, "instruction", LATCHED_QOS)
+        self.estop_pub = self.peer.create_publisher(Bool, "/vla_policy/estop", COMMAND_QOS)
+        self.commands: list = []
+        from geometry_msgs.msg import TwistStamped
+        from trajectory_msgs.msg import JointTrajectory
+        kind = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,
+                "twist_stamped": TwistStamped}[params.get("output_type", "float64_array")]
+        self.peer.create_subscription(kind, "command", self.commands.append, COMMAND_QOS)
+        self.executor = MultiThreadedExecutor(num_threads=3, context=ctx)
+        self.executor.add_node(self.node)
+        self.executor.add_node(self.peer)
+        self.camera_on = True
+        self.image = None
+        self.joints = None
+        self.instruction_pub.publish(String(data="reach the goal"))
+
+    def publish_sensors(self):
+        from sensor_msgs.msg import JointState
+
+        from robot.convert import numpy_to_image
+        if self.camera_on:
+            self.image_pub.publish(self.image or numpy_to_image(np.zeros((32, 32, 3), np.uint8)))
+        self.joint_pub.publish(self.joints or JointState(name=["hand_x", "hand_y", "hand_z", "gripper"],
+                                                         position=[0.0, 0.6, 0.2, 1.0]))
+
+    def spin(self, seconds: float, until=None):
+        end, next_pub = time.monotonic() + seconds, 0.0
+        while time.monotonic() < end:
+            if time.monotonic() >= next_pub:
+                self.publish_sensors()
+                next_pub = time.monotonic() + 1 / 30
+            self.executor.spin_once(timeout_sec=0.005)
+            if until is not None and until():
+                return True
+        return until is None
+
+    def arm(self, flag: bool = True) -> bool:
+        from robot.loop import call_arm
+        return call_arm(self.executor, self.peer, "/vla_policy/arm", flag)
+
+    def wait_for_commands(self, n: int, seconds: float = 10.0) -> bool:
+        start = len(self.commands)
+        return self.spin(seconds, until=lambda: len(self.commands) >= start + n)
+
+    def values(self, since: int = 0) -> np.ndarray:
+        return np.asarray([list(m.data) for m in self.commands[since:]], np.float64).reshape(-1, 4)
+
+    def close(self):
+        self.node.stop()
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.peer.destroy_node()
+
+
+@pytest.fixture
+def harness(ros_context):
+    made = []
+
+    def make(policy=None, **params):
+        h = Harness(ros_context, policy or ConstantPolicy([[0.1, 0.1, 0.1, 0.1]]), **params)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()

@@ -1,0 +1,160 @@
+"""PolicyNode over real DDS: arming, e-stop, watchdog, limits, bad input, parameters, output types."""
+
+import numpy as np
+import pytest
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import Bool, String
+
+from conftest import ConstantPolicy
+
+
+def test_disarmed_publishes_nothing_and_arming_starts_commands(harness):
+    h = harness()
+    h.spin(1.0)
+    assert h.commands == [] and h.node.policy.calls == 0
+    assert h.arm(True)
+    assert h.wait_for_commands(10)
+    np.testing.assert_allclose(h.values()[-1], [0.1] * 4)
+
+
+def test_disarm_stops_commands(harness):
+    h = harness()
+    h.arm(True)
+    assert h.wait_for_commands(5)
+    h.arm(False)
+    h.spin(0.2)
+    n = len(h.commands)
+    h.spin(0.5)
+    assert len(h.commands) == n
+
+
+def test_estop_latches_until_rearmed(harness):
+    h = harness()
+    h.arm(True)
+    assert h.wait_for_commands(5)
+    h.estop_pub.publish(Bool(data=True))
+    assert h.spin(5.0, until=lambda: h.node.safety.estopped)
+    h.spin(0.2)
+    n = len(h.commands)
+    h.estop_pub.publish(Bool(data=False))  # releasing the topic does not clear the latch
+    h.spin(0.5)
+    assert len(h.commands) == n and h.node.safety.estopped
+    assert h.arm(True)
+    assert h.wait_for_commands(5)
+
+
+def test_stale_camera_triggers_watchdog_within_timeout_plus_one_tick(harness):
+    rate, timeout = 30.0, 0.3
+    h = harness(stale_timeout_s=timeout, control_rate_hz=rate)
+    h.arm(True)
+    assert h.wait_for_commands(5)
+    h.camera_on = False
+    assert h.spin(5.0, until=lambda: h.node.safety.interventions["stale"] > 0)
+    h.spin(0.3)
+    values = h.values()
+    last_live = np.flatnonzero(np.any(values != 0.0, axis=1)).max()
+    zeros_after = values[last_live + 1:]
+    assert len(zeros_after) > 0 and np.all(zeros_after == 0.0)
+    # Counted in ticks (no wall-clock assertion): ticks between the last image and the first zero command.
+    ticks = np.asarray(h.node.tick_times)
+    last_image_tick = np.searchsorted(ticks, h.node.image_stamp)
+    first_zero_tick = np.flatnonzero(ticks > h.node.image_stamp + timeout)[0]
+    assert first_zero_tick - last_image_tick <= int(np.ceil(timeout * rate)) + 1
+
+
+def test_limits_and_rate_limit_hold_on_adversarial_actions(harness):
+    evil = [[[50.0, -50.0, 3.0, -3.0]], [[np.nan, 0, 0, 0]], [[-50.0, 50.0, -3.0, 3.0]], [[np.inf, -np.inf, 0, 1]]]
+    h = harness(ConstantPolicy(*evil), max_delta=0.25, action_low=[-0.5] * 4, action_high=[0.5] * 4)
+    h.arm(True)
+    assert h.wait_for_commands(30)
+    v = h.values()
+    assert np.all(np.isfinite(v)) and np.all(np.abs(v) <= 0.5)
+    assert np.all(np.abs(np.diff(v, axis=0)) <= 0.25 + 1e-9)
+    counts = h.node.safety.interventions
+    assert counts["clipped"] > 0 and counts["rate_limited"] > 0 and counts["non_finite"] > 0
+
+
+def test_every_bad_input_is_dropped_counted_and_survived(harness):
+    h = harness()
+    h.arm(True)
+    h.spin(0.3)
+    bad_images = [Image(height=4, width=4, encoding="yuv422", step=8, data=bytes(32)),
+                  Image(height=4, width=4, encoding="rgb8", step=12, data=bytes(10)),
+                  Image(height=4, width=4, encoding="rgb8", step=2, data=bytes(8))]
+    bad_joints = [JointState(position=[0.0, 1.0]), JointState(position=[0.0, float("nan"), 0.0, 0.0]),
+                  JointState(name=["elbow", "wrist", "a", "b"], position=[0.0] * 4)]
+    for msg in bad_images:
+        h.image_pub.publish(msg)
+        h.spin(0.05)
+    for msg in bad_joints:
+        h.joint_pub.publish(msg)
+        h.spin(0.05)
+    h.instruction_pub.publish(String(data="  "))
+    h.spin(1.0, until=lambda: sum(h.node.bad_inputs.values()) >= 7)
+    assert h.node.bad_inputs["image"] == 3 and h.node.bad_inputs["joint_state"] == 3
+    assert h.node.bad_inputs["instruction"] == 1
+    assert h.node.instruction == "reach the goal"
+    assert h.wait_for_commands(5)  # still commanding from the good inputs
+    assert all(o["image"].shape == (32, 32, 3) for o in h.node.policy.seen)
+
+
+def test_failing_policy_is_survived_and_watchdog_holds(harness):
+    class Broken(ConstantPolicy):
+        def predict_chunk(self, obs):
+            raise RuntimeError("CUDA out of memory")
+
+    h = harness(Broken())
+    h.arm(True)
+    assert h.wait_for_commands(5)
+    assert h.node.bad_inputs["inference"] > 0 and np.all(h.values() == 0.0)
+
+
+@pytest.mark.parametrize("params, word", [
+    ({"output_type": "servo"}, "output_type"), ({"stale_mode": "drift"}, "stale_mode"),
+    ({"action_low": [-1.0, -1.0]}, "action_low"), ({"action_low": [2.0] * 4}, "action_low"),
+    ({"joint_names": ["a", "b"]}, "joint_names"), ({"action_dim": 6, "action_low": [-1.0] * 6,
+                                                    "action_high": [1.0] * 6}, "action_dim")])
+def test_invalid_parameters_refused_naming_the_parameter(ros_context, params, word):
+    from robot.policy_node import PolicyNode
+    with pytest.raises(ValueError, match=word):
+        PolicyNode(policy=ConstantPolicy(), context=ros_context,
+                   parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+
+
+def test_out_of_range_rate_refused(ros_context):
+    from rclpy.exceptions import InvalidParameterValueException
+
+    from robot.policy_node import PolicyNode
+    with pytest.raises(InvalidParameterValueException, match="control_rate_hz"):
+        PolicyNode(policy=ConstantPolicy(), context=ros_context,
+                   parameter_overrides=[Parameter("control_rate_hz", value=5000.0)])
+
+
+def test_missing_checkpoint_named(ros_context):
+    from robot.policy_node import PolicyNode
+    with pytest.raises(ValueError, match="checkpoint"):
+        PolicyNode(context=ros_context)
+
+
+@pytest.mark.parametrize("output_type", ["joint_trajectory", "twist_stamped"])
+def test_other_output_types(harness, output_type):
+    h = harness(ConstantPolicy([[0.1, 0.2, 0.3, 0.4]]), output_type=output_type)
+    h.arm(True)
+    assert h.wait_for_commands(10)  # the first ticks may precede the first inference (safe zero)
+    msg = h.commands[-1]
+    if output_type == "joint_trajectory":
+        assert list(msg.joint_names) == ["hand_x", "hand_y", "hand_z", "gripper"]
+        np.testing.assert_allclose(msg.points[0].positions, [0.1, 0.2, 0.3, 0.4])
+    else:
+        np.testing.assert_allclose([msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z, msg.twist.angular.z],
+                                   [0.1, 0.2, 0.3, 0.4])
+
+
+def test_shutdown_sends_final_safe_command(harness):
+    h = harness(ConstantPolicy([[0.3] * 4]))
+    h.arm(True)
+    assert h.wait_for_commands(3)
+    h.node.stop()
+    h.spin(0.5)
+    np.testing.assert_allclose(h.values()[-1], np.zeros(4))
