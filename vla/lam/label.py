@@ -45,8 +45,8 @@ def label_store(store_url: str, name: str, hash_key: str, model_hash: str, gap: 
             counts["skipped"] += 1
             continue
         frames = store.frames(vid)
-        if len(frames) <= gap:
-            log.warning("video %s has %d frames <= gap %d: not labelled", vid, len(frames), gap)
+        if frames.shape[0] <= gap:
+            log.warning("video %s has %d frames <= gap %d: not labelled", vid, frames.shape[0], gap)
             counts["too_short"] += 1
             continue
         labels = pair_labels(frames[:], gap, fn, batch_size).astype(dtype)
