@@ -47,8 +47,7 @@ stage_metrics = SimpleNamespace(
     idm=lambda cfg: (lambda m: f"held-out R² {_f(m.get('eval_r2'))} (untrained {_f(m.get('untrained_eval_r2'))})")(
         _json(Path(cfg.paths.idm) / "metrics.json")),
     pretrain=lambda cfg: (lambda h: f"code accuracy {_f(h.get('eval_acc'))} vs majority {_f(h.get('majority_acc'))}")(
-        next((r for r in reversed(_json(Path(cfg.paths.pretrain) / "metrics.json").get("history", []))
-              if "eval_acc" in r), {})),
+        (_json(Path(cfg.paths.pretrain) / "metrics.json").get("evals") or [{}])[-1]),
     finetune=lambda cfg: (lambda m: f"final loss {_f((m.get('history') or [{}])[-1].get('loss'), '.4f')}")(
         _json(Path(cfg.paths.finetune) / "metrics.json")),
     eval=lambda cfg: f"success {_rate(_json(Path(cfg.paths.eval) / 'eval_info.json'))}",
@@ -64,6 +63,30 @@ def _copy(src: Path, out_dir: Path, name: str) -> str | None:
         return None
     shutil.copy(src, out_dir / name)
     return name
+
+
+def _plot_ros(ros: dict, out_dir: Path) -> str | None:
+    """The ROS loop's measured timing next to its targets (when the loop did not draw its own plot)."""
+    if not ros:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))
+    axes[0].bar(["target", "measured"], [ros.get("target_rate_hz", 0), ros.get("command_rate_hz", 0)],
+                color=["grey", "tab:blue"])
+    axes[0].set_title("command rate (Hz)")
+    axes[1].bar(["p50", "p99"], [ros.get("tick_jitter_ms_p50", 0), ros.get("tick_jitter_ms_p99", 0)], color="tab:orange")
+    axes[1].set_title("control tick jitter (ms)")
+    axes[2].bar(["p50", "p99"], [ros.get("inference_ms_p50", 0), ros.get("inference_ms_p99", 0)], color="tab:green")
+    axes[2].set_title("chunk inference latency (ms)")
+    fig.suptitle(f"policy node over DDS: {ros.get('episodes')} episode(s) of {ros.get('task')}")
+    fig.tight_layout()
+    fig.savefig(out_dir / "ros_loop.png", dpi=110)
+    plt.close(fig)
+    return "ros_loop.png"
 
 
 def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[str]]:
@@ -84,7 +107,7 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
         "finetune": _copy(Path(p.finetune) / "loss.png", out_dir, "finetune_loss.png"),
         "eval": _copy(Path(p.eval) / "success.png", out_dir, "eval_success.png"),
         "comparison": _copy(Path(p.experiment) / "results.png", out_dir, "comparison.png"),
-        "ros": _copy(Path(p.root) / "ros" / "ros_loop.png", out_dir, "ros_loop.png"),
+        "ros": _copy(Path(p.root) / "ros" / "ros_loop.png", out_dir, "ros_loop.png") or _plot_ros(ros, out_dir),
     }
     checkpoint = Path(p.finetune) / "model"
     img = lambda key, alt: f"![{alt}]({plots[key]})" if plots[key] else f"*({alt}: not produced)*"
@@ -122,7 +145,7 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
          f"{ros.get('episodes')} episode(s): command rate {_f(ros.get('command_rate_hz'), '.1f')} Hz, "
          f"control tick jitter p50/p99 {_f(ros.get('tick_jitter_ms_p50'), '.2f')}/{_f(ros.get('tick_jitter_ms_p99'), '.2f')} ms, "
          f"inference latency p50/p99 {_f(ros.get('inference_ms_p50'), '.1f')}/{_f(ros.get('inference_ms_p99'), '.1f')} ms, "
-         f"successes {ros.get('successes')}, safety interventions {ros.get('interventions')}."
+         f"successes {ros.get('successes')}, safety interventions {ros.get('safety_interventions_total')}."
          if ros else "*(not produced)*"),
         "", img("ros", "ROS loop timing"), "",
         "## Checkpoint", "", f"`{checkpoint}` — load it with `PolicyRunner('{checkpoint}')`, evaluate it with "
