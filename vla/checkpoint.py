@@ -50,7 +50,8 @@ class Checkpoint:
     train_state: dict | None
 
 
-def _sha256(path: Path) -> str:
+def filefile_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -94,7 +95,7 @@ def _write_into(tmp: Path, weights: dict, config: dict, train_state: dict | None
         save_file(tensors, str(tmp / STATE_TENSORS))
         (tmp / STATE_JSON).write_text(json.dumps(skeleton))
     files = sorted(p.name for p in tmp.iterdir())
-    manifest = {"format_version": FORMAT_VERSION, "files": {name: _sha256(tmp / name) for name in files}}
+    manifest = {"format_version": FORMAT_VERSION, "files": {name: file_sha256(tmp / name) for name in files}}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
@@ -133,7 +134,7 @@ def _verify(directory: Path) -> None:
         path = directory / name
         if not path.is_file():
             raise CheckpointError(f"{path} is missing (listed in {manifest_path})")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise CheckpointError(f"{path} is corrupt: its sha256 does not match {manifest_path}")
 
 
@@ -166,7 +167,7 @@ def checkpoint_hash(directory: str | Path) -> str:
     _verify(directory)
     h = hashlib.sha256()
     for name in (WEIGHTS, CONFIG):
-        h.update(_sha256(directory / name).encode())
+        h.update(file_sha256(directory / name).encode())
     return h.hexdigest()[:16]
 
 

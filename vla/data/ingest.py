@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vla.checkpoint import file_sha256
 from vla.data.store import FrameStore
 from vla.data.video import iter_frames, probe
 
@@ -52,14 +53,6 @@ class Source:
     episode: int = -1
     instruction: str = ""
     task: str = ""
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def find_sources(inputs: str | list[str]) -> list[Source]:
@@ -125,7 +118,7 @@ def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
             raise IngestError("empty file" if path.is_file() else "not a file")
         fps, expected = probe(src.path)
         frames = iter_frames(src.path, cfg.image_size)
-        digest = _sha256(src.path)
+        digest = file_sha256(src.path)
     else:
         from vla.data.lerobot_io import open_dataset
 
