@@ -67,6 +67,7 @@ def loop_stats(policy_node, sim_node, seconds: float, rate_hz: float) -> dict:
     return {
         "episodes": len(sim_node.results), "successes": sum(r["success"] for r in sim_node.results),
         "episode_results": sim_node.results, "seconds": seconds,
+        "commands": policy_node.commands_sent, "ticks": len(policy_node.tick_times),
         "command_rate_hz": policy_node.commands_sent / seconds if seconds > 0 else 0.0, "target_rate_hz": rate_hz,
         "tick_jitter_ms_p50": percentiles(jitter_ms)[0], "tick_jitter_ms_p99": percentiles(jitter_ms)[1],
         "inference_ms_p50": percentiles(lat_ms)[0], "inference_ms_p99": percentiles(lat_ms)[1],
