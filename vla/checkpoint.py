@@ -50,7 +50,7 @@ class Checkpoint:
     train_state: dict | None
 
 
-def filefile_sha256(path: str | Path) -> str:
+def file_sha256(path: str | Path) -> str:
     """sha256 of a file's bytes, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
