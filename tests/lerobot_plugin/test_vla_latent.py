@@ -130,3 +130,43 @@ def test_reload_refuses_a_directory_without_the_vla_checkpoint(lerobot_checkpoin
     shutil.rmtree(broken / "vla")
     with pytest.raises(FileNotFoundError, match="vla"):
         VLALatentPolicy.from_pretrained(broken)
+
+
+def _config_with_features(**kw):
+    cfg = make_policy_config("vla_latent", device="cpu", **kw)
+    cfg.input_features = {"observation.image": PolicyFeature(FeatureType.VISUAL, (3, 64, 64)),
+                          OBS_STATE: PolicyFeature(FeatureType.STATE, (4,))}
+    cfg.output_features = {ACTION: PolicyFeature(FeatureType.ACTION, (4,))}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def saved_vla_policy(tmp_path_factory):
+    """A VLAPolicy checkpoint as vla-pretrain writes it (tiny backbone, no LoRA yet)."""
+    from vla.data.metaworld_env import task_instruction
+    from vla.policy.backbone import build_tiny_backbone
+    from vla.policy.configuration import PolicyConfig
+    from vla.policy.modeling import VLAPolicy
+
+    base = tmp_path_factory.mktemp("init_from")
+    backbone = build_tiny_backbone(base / "backbone", texts=[task_instruction(TASK)], seed=123)
+    net = VLAPolicy.from_backbone(PolicyConfig(), backbone)
+    return net.save_pretrained(base / "model"), net
+
+
+def test_init_from_starts_from_our_checkpoint_weights(saved_vla_policy):
+    directory, net = saved_vla_policy
+    policy = VLALatentPolicy(_config_with_features(init_from=str(directory)))
+    fresh = VLALatentPolicy(_config_with_features())
+    embed = "embed_tokens.weight"
+    ours = next(v for k, v in policy.model.state_dict().items() if k.endswith(embed))
+    saved = next(v for k, v in net.state_dict().items() if k.endswith(embed))
+    other = next(v for k, v in fresh.model.state_dict().items() if k.endswith(embed))
+    assert torch.equal(ours, saved)
+    assert not (ours.shape == other.shape and torch.equal(ours, other))  # the control: a fresh tiny backbone
+
+
+def test_init_from_refuses_a_checkpoint_with_another_chunk_size(saved_vla_policy):
+    directory, _ = saved_vla_policy
+    with pytest.raises(ValueError, match="chunk_size"):
+        VLALatentPolicy(_config_with_features(init_from=str(directory), chunk_size=8, n_action_steps=8))
