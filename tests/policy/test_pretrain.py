@@ -34,8 +34,8 @@ def test_pretrained_checkpoint_reloads_with_label_shapes(latent_pretrain, store_
 
 
 def test_idm_target_regresses_pseudo_actions(tmp_path, backbone_dir, store_url):
-    m = pretrain(tiny_policy_cfg(pretrain_target="idm"), tiny_train_cfg(steps=12, eval_every=12), store_url,
-                 tmp_path, backbone_dir, max_videos=4)
+    m = pretrain(tiny_policy_cfg(pretrain_target="idm"), tiny_train_cfg(steps=10, eval_every=10), store_url,
+                 tmp_path, backbone_dir, max_videos=2)
     losses = [h["loss"] for h in m["history"]]
     assert m["target"] == "idm" and "idm_mse" in m["history"][0]
     assert _mean(losses[-3:]) < _mean(losses[:3])
