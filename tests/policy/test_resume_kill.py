@@ -1,14 +1,14 @@
 """A SIGKILLed `vla-pretrain` resumes from its newest checkpoint with `resume=true`."""
 
 import json
-
-import pytest
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
