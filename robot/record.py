@@ -1,0 +1,165 @@
+"""`vla-record`: robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data.
+
+    vla-record bag=PATH out=DIR [fps=30]            # rosbag2 (db3 or mcap) read with `rosbags`
+    vla-record live out=DIR [episodes=N seconds=S]  # subscribe to the live topics (rclpy)
+
+Topics: camera/image_raw (Image), joint_states (JointState), command (Float64MultiArray, the action),
+instruction (String), episode (Int32, a new episode starts), success (Bool). One frame per command,
+paired with the latest image and joint state received before it (what the operator/policy saw).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+
+log = logging.getLogger(__name__)
+TOPICS = {"camera/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
+          "command": "std_msgs/msg/Float64MultiArray", "instruction": "std_msgs/msg/String",
+          "episode": "std_msgs/msg/Int32", "success": "std_msgs/msg/Bool"}
+
+
+@dataclass
+class EpisodeBuffer:
+    instruction: str = ""
+    images: list = field(default_factory=list)
+    states: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    success: bool = False
+
+
+class EpisodeAssembler:
+    """Feed it messages in time order (`add(topic, msg)`); it cuts episodes and pairs observations with actions."""
+
+    def __init__(self):
+        self.episodes: list[EpisodeBuffer] = []
+        self.current = EpisodeBuffer()
+        self.image = self.state = None
+        self.instruction = ""
+        self.skipped = 0
+
+    def add(self, topic: str, msg) -> None:
+        topic = topic.lstrip("/")
+        try:
+            if topic == "camera/image_raw":
+                self.image = np.array(image_to_numpy(msg))
+            elif topic == "joint_states":
+                self.state = joint_state_to_numpy(msg, 4)
+        except ConversionError as err:
+            self.skipped += 1
+            log.warning("skipped bad %s message: %s", topic, err)
+        if topic == "instruction":
+            self.instruction = self.current.instruction = msg.data
+        elif topic == "episode":
+            self.cut()
+        elif topic == "success":
+            self.current.success = self.current.success or bool(msg.data)
+        elif topic == "command":
+            action = np.asarray(msg.data, np.float32)
+            if self.image is None or self.state is None or action.shape != (4,) or not np.all(np.isfinite(action)):
+                self.skipped += 1
+                return
+            self.current.images.append(self.image)
+            self.current.states.append(self.state)
+            self.current.actions.append(action)
+
+    def cut(self) -> None:
+        if self.current.actions:
+            self.episodes.append(self.current)
+        self.current = EpisodeBuffer(instruction=self.instruction)
+
+    def write(self, out: str | Path, fps: int) -> Path:
+        from vla.data.lerobot_io import TeleopWriter
+
+        self.cut()
+        if not self.episodes:
+            raise ValueError(f"no episodes found (need {sorted(TOPICS)}); {self.skipped} messages skipped")
+        writer = TeleopWriter(out, fps=fps, image_size=self.episodes[0].images[0].shape[0], repo_id="local/ros_record")
+        for ep in self.episodes:
+            successes = np.zeros(len(ep.actions), bool)
+            successes[-1] = ep.success
+            writer.add_episode(np.stack(ep.images), np.stack(ep.states), np.stack(ep.actions), successes,
+                               ep.instruction or "unknown task")
+        writer.close()
+        log.info("wrote %d episodes (%d frames) to %s", len(self.episodes),
+                 sum(len(e.actions) for e in self.episodes), out)
+        return Path(out)
+
+
+def record_bag(bag: str | Path, out: str | Path, fps: int = 30) -> Path:
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    bag = Path(bag)
+    if not bag.exists():
+        raise FileNotFoundError(f"rosbag {bag} does not exist")
+    assembler = EpisodeAssembler()
+    with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        connections = [c for c in reader.connections if c.topic.lstrip("/") in TOPICS]
+        if not connections:
+            raise ValueError(f"{bag} has none of the topics {sorted(TOPICS)}; it has "
+                             f"{sorted(c.topic for c in reader.connections)}")
+        for conn, _, raw in reader.messages(connections=connections):
+            assembler.add(conn.topic, reader.deserialize(raw, conn.msgtype))
+    return assembler.write(out, fps)
+
+
+def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0) -> Path:
+    """Subscribe to the topics until `episodes` episodes ended (success message) or `seconds` passed."""
+    import time
+
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Bool, Float64MultiArray, Int32, String
+
+    from robot.policy_node import COMMAND_QOS, LATCHED_QOS
+
+    assembler, ended = EpisodeAssembler(), [0]
+    rclpy.init()
+    node = rclpy.create_node("vla_record")
+    for topic, kind, qos in [("camera/image_raw", Image, qos_profile_sensor_data),
+                             ("joint_states", JointState, qos_profile_sensor_data),
+                             ("command", Float64MultiArray, COMMAND_QOS), ("instruction", String, LATCHED_QOS),
+                             ("episode", Int32, LATCHED_QOS), ("success", Bool, COMMAND_QOS)]:
+        def callback(msg, topic=topic):
+            assembler.add(topic, msg)
+            ended[0] += topic == "success"
+        node.create_subscription(kind, topic, callback, qos)
+    try:
+        end = time.monotonic() + seconds
+        while rclpy.ok() and ended[0] < episodes and time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return assembler.write(out, fps)
+
+
+def main() -> None:
+    from vla.cli.config import setup_logging
+
+    setup_logging()
+    args = sys.argv[1:]
+    live = bool(args) and args[0] == "live"
+    kv = dict(a.split("=", 1) for a in args[live:] if "=" in a)
+    if "out" not in kv or (not live and "bag" not in kv):
+        sys.exit("usage: vla-record bag=PATH out=DIR [fps=30] | vla-record live out=DIR [episodes=1 seconds=600]")
+    fps = int(kv.get("fps", 30))
+    if live:
+        out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)))
+    else:
+        out = record_bag(kv["bag"], kv["out"], fps)
+    print(f"vla-record: wrote LeRobot dataset {out}")
+
+
+if __name__ == "__main__":
+    main()
