@@ -5,7 +5,7 @@ calls `filter()` once per control tick; it returns the command to publish, or No
 
 Rules, in order: disarmed or e-stopped -> nothing; stale camera/joint data -> watchdog hold/zero
 (a ros2_control forward controller repeats its last command forever, so staleness is handled here);
-NaN/Inf -> rejected, hold; then clip to [low, high] and to at most `max_delta` change per tick.
+NaN/Inf -> rejected, hold/zero (a safe stop is not rate-limited: stopping late is worse); then clip to [low, high] and to at most `max_delta` change per tick.
 """
 
 from __future__ import annotations
