@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,10 +92,9 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # kill once some, but not all, videos are done
-        try:
-            n = len(FrameStore(url).video_ids())
-        except StoreError:
-            n = 0
+        # Read the completion marks straight from the group metadata: opening the store is too slow
+        # a poll on a loaded machine, and the run could finish between two polls.
+        n = sum('"complete": true' in p.read_text() for p in Path(url).glob("*/zarr.json"))
         if n >= 2:
             break
         time.sleep(0.05)
