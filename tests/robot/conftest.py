@@ -11,6 +11,7 @@ import rclpy  # noqa: E402
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from robot_support import ConstantPolicy  # noqa: E402,F401  (a unique module name: every tests/ dir has a conftest)
 
 _ids = itertools.count()
 
@@ -25,28 +26,6 @@ def ros_context():
     rclpy.init(context=ctx, domain_id=next_domain_id())
     yield ctx
     rclpy.try_shutdown(context=ctx)
-
-
-class ConstantPolicy:
-    """A ChunkPolicy returning scripted chunks in turn (cycling); records what it was shown."""
-    action_dim, state_dim = 4, 4
-
-    def __init__(self, *chunks):
-        self.chunks = [np.asarray(c, np.float32).reshape(-1, 4) for c in chunks] or [np.zeros((1, 4), np.float32)]
-        self.chunk_size = len(self.chunks[0])
-        self.calls, self.resets, self.seen = 0, 0, []
-
-    def predict_chunk(self, obs):
-        self.seen.append(obs)
-        chunk = self.chunks[self.calls % len(self.chunks)]
-        self.calls += 1
-        return chunk
-
-    def select_action(self, obs):
-        return self.predict_chunk(obs)[0]
-
-    def reset(self):
-        self.resets += 1
 
 
 class Harness:

@@ -57,7 +57,7 @@ def test_params_files_only_set_declared_parameters(name, executable):
 
 def test_policy_params_file_loads_into_a_real_node(ros_context):
     """The YAML is valid for rclpy itself: load it through --ros-args --params-file."""
-    from conftest import ConstantPolicy
+    from robot_support import ConstantPolicy
 
     from robot.policy_node import PolicyNode
     node = PolicyNode(policy=ConstantPolicy(), context=ros_context,

@@ -6,7 +6,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
 
-from conftest import ConstantPolicy
+from robot_support import ConstantPolicy
 
 
 def test_disarmed_publishes_nothing_and_arming_starts_commands(harness):
