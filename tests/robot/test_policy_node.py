@@ -64,7 +64,8 @@ def test_stale_camera_triggers_watchdog_within_timeout_plus_one_tick(harness):
 
 
 def test_limits_and_rate_limit_hold_on_adversarial_actions(harness):
-    evil = [[[50.0, -50.0, 3.0, -3.0]], [[np.nan, 0, 0, 0]], [[-50.0, 50.0, -3.0, 3.0]], [[np.inf, -np.inf, 0, 1]]]
+    evil = [[[50.0, -50.0, 3.0, -3.0], [-50.0, 50.0, -3.0, 3.0], [np.nan, 0, 0, 0]],
+            [[-50.0, 50.0, -3.0, 3.0], [50.0, -50.0, 3.0, -3.0], [np.inf, -np.inf, 0, 1]]]
     h = harness(ConstantPolicy(*evil), max_delta=0.25, action_low=[-0.5] * 4, action_high=[0.5] * 4)
     h.arm(True)
     assert h.wait_for_commands(30)
