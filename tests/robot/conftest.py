@@ -56,6 +56,7 @@ class Harness:
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
         self.camera_on = True
+        self.joints_on = True
         self.image = None
         self.joints = None
         self.instruction_pub.publish(String(data="reach the goal"))
@@ -66,8 +67,9 @@ class Harness:
         from robot.convert import numpy_to_image
         if self.camera_on:
             self.image_pub.publish(self.image or numpy_to_image(np.zeros((32, 32, 3), np.uint8)))
-        self.joint_pub.publish(self.joints or JointState(name=["hand_x", "hand_y", "hand_z", "gripper"],
-                                                         position=[0.0, 0.6, 0.2, 1.0]))
+        if self.joints_on:
+            self.joint_pub.publish(self.joints or JointState(name=["hand_x", "hand_y", "hand_z", "gripper"],
+                                                             position=[0.0, 0.6, 0.2, 1.0]))
 
     def spin(self, seconds: float, until=None):
         end, next_pub = time.monotonic() + seconds, 0.0
@@ -87,6 +89,23 @@ class Harness:
     def wait_for_commands(self, n: int, seconds: float = 10.0) -> bool:
         start = len(self.commands)
         return self.spin(seconds, until=lambda: len(self.commands) >= start + n)
+
+    def wait_until_commanding(self, n: int = 3, seconds: float = 20.0) -> bool:
+        """Until the policy has produced a chunk and n commands followed it: ticks before the first
+        inference publish the safe zero, and under load that can be many ticks."""
+        return (self.spin(seconds, until=lambda: self.node.policy.calls > 0)
+                and self.wait_for_commands(n, seconds))
+
+    def wait_until_quiet(self, quiet_s: float = 0.3, seconds: float = 5.0) -> bool:
+        """Until no command has arrived for quiet_s: the last commands sent before a stop may still
+        be in flight, so 'nothing more arrives' is only checked after this."""
+        last = [len(self.commands), time.monotonic()]
+
+        def quiet():
+            if len(self.commands) != last[0]:
+                last[:] = [len(self.commands), time.monotonic()]
+            return time.monotonic() - last[1] >= quiet_s
+        return self.spin(seconds, until=quiet)
 
     def values(self, since: int = 0) -> np.ndarray:
         return np.asarray([list(m.data) for m in self.commands[since:]], np.float64).reshape(-1, 4)

@@ -14,7 +14,7 @@ def test_disarmed_publishes_nothing_and_arming_starts_commands(harness):
     h.spin(1.0)
     assert h.commands == [] and h.node.policy.calls == 0
     assert h.arm(True)
-    assert h.wait_for_commands(10)
+    assert h.wait_until_commanding()
     np.testing.assert_allclose(h.values()[-1], [0.1] * 4)
 
 
@@ -23,7 +23,7 @@ def test_disarm_stops_commands(harness):
     h.arm(True)
     assert h.wait_for_commands(5)
     h.arm(False)
-    h.spin(0.2)
+    assert h.wait_until_quiet()
     n = len(h.commands)
     h.spin(0.5)
     assert len(h.commands) == n
@@ -35,7 +35,7 @@ def test_estop_latches_until_rearmed(harness):
     assert h.wait_for_commands(5)
     h.estop_pub.publish(Bool(data=True))
     assert h.spin(5.0, until=lambda: h.node.safety.estopped)
-    h.spin(0.2)
+    assert h.wait_until_quiet()
     n = len(h.commands)
     h.estop_pub.publish(Bool(data=False))  # releasing the topic does not clear the latch
     h.spin(0.5)
@@ -48,7 +48,7 @@ def test_stale_camera_triggers_watchdog_within_timeout_plus_one_tick(harness):
     rate, timeout = 30.0, 0.3
     h = harness(stale_timeout_s=timeout, control_rate_hz=rate)
     h.arm(True)
-    assert h.wait_for_commands(5)
+    assert h.wait_until_commanding(5)
     h.camera_on = False
     assert h.spin(5.0, until=lambda: h.node.safety.interventions["stale"] > 0)
     h.spin(0.3)
@@ -68,7 +68,7 @@ def test_limits_and_rate_limit_hold_on_adversarial_actions(harness):
             [[-50.0, 50.0, -3.0, 3.0], [50.0, -50.0, 3.0, -3.0], [np.inf, -np.inf, 0, 1]]]
     h = harness(ConstantPolicy(*evil), max_delta=0.25, action_low=[-0.5] * 4, action_high=[0.5] * 4)
     h.arm(True)
-    assert h.wait_for_commands(30)
+    assert h.wait_until_commanding(30)
     v = h.values()
     assert np.all(np.isfinite(v)) and np.all(np.abs(v) <= 0.5)
     # Every step *into* a policy command is rate limited (from a live command or from a stop);
@@ -88,14 +88,17 @@ def test_every_bad_input_is_dropped_counted_and_survived(harness):
                   Image(height=4, width=4, encoding="rgb8", step=2, data=bytes(8))]
     bad_joints = [JointState(position=[0.0, 1.0]), JointState(position=[0.0, float("nan"), 0.0, 0.0]),
                   JointState(name=["elbow", "wrist", "a", "b"], position=[0.0] * 4)]
-    for msg in bad_images:
-        h.image_pub.publish(msg)
-        h.spin(0.05)
-    for msg in bad_joints:
-        h.joint_pub.publish(msg)
-        h.spin(0.05)
+    # Good sensors paused while the bad ones go out: sensor QoS keeps only the last few messages,
+    # and under load a burst of good frames could push a bad one out of the queue before it is read.
+    h.camera_on = h.joints_on = False
+    for pub, kind, msgs in [(h.image_pub, "image", bad_images), (h.joint_pub, "joint_state", bad_joints)]:
+        for msg in msgs:
+            before = h.node.bad_inputs[kind]
+            pub.publish(msg)
+            assert h.spin(5.0, until=lambda: h.node.bad_inputs[kind] > before), f"bad {kind} not counted"
     h.instruction_pub.publish(String(data="  "))
-    h.spin(1.0, until=lambda: sum(h.node.bad_inputs.values()) >= 7)
+    assert h.spin(5.0, until=lambda: h.node.bad_inputs["instruction"] > 0)
+    h.camera_on = h.joints_on = True
     assert h.node.bad_inputs["image"] == 3 and h.node.bad_inputs["joint_state"] == 3
     assert h.node.bad_inputs["instruction"] == 1
     assert h.node.instruction == "reach the goal"
@@ -145,7 +148,7 @@ def test_missing_checkpoint_named(ros_context):
 def test_other_output_types(harness, output_type):
     h = harness(ConstantPolicy([[0.1, 0.2, 0.3, 0.4]]), output_type=output_type)
     h.arm(True)
-    assert h.wait_for_commands(10)  # the first ticks may precede the first inference (safe zero)
+    assert h.wait_until_commanding()
     msg = h.commands[-1]
     if output_type == "joint_trajectory":
         assert list(msg.joint_names) == ["hand_x", "hand_y", "hand_z", "gripper"]
