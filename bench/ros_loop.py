@@ -2,10 +2,28 @@
 
     python bench/ros_loop.py [--quick] [--checkpoint DIR]
 
-Without --checkpoint the policy is a tiny numpy model (so the number isolates the ROS path); with one it
-is `vla.runtime.PolicyRunner`. The policy copies a pixel of the image into the action, so each command is
-matched to the image that produced it. The end-to-end figure includes waiting for the next control tick
-(up to one period), which is the point: that is what the robot sees. Writes bench/results/ros_loop.{json,png}.
+The issue's measure, kept as the goal: end-to-end latency from publishing an image to receiving the
+command it produced, minus the bare policy call on the same observation (overhead = the difference;
+median <= 2 ms, p99 <= 5 ms), and control-tick jitter |tick interval - period| (p99 <= 2 ms at 30 Hz).
+
+By design (issue #6) the node publishes from a control timer that never waits on the model, so every
+command also waits for the next tick: up to one period, ~period/2 on average for a camera that is not
+synchronised with the controller. That wait is inside the issue's end-to-end figure and cannot be under
+2 ms at 30 Hz; the run therefore also splits each sample into stages, timed in the same run:
+
+    image transport  publish -> inference starts in the node (DDS, callback, wake of the inference thread)
+    inference        the policy call inside the node
+    tick wait        inference done -> the control tick publishes the command
+    command transport  tick publish -> the command arrives at the peer (DDS)
+
+and reports "overhead without tick wait" = image transport + command transport (+ any slowdown of the
+in-node call over the bare one). Images go out at a random phase of the tick so the wait is what an
+unsynchronised camera sees (publishing right after each command would make it a full period).
+
+Without --checkpoint the policy is a tiny numpy stand-in (microseconds, so the figure isolates the ROS
+path); with one it is `vla.runtime.PolicyRunner` (then inference noise enters the difference). The policy
+writes a pixel of the image into the action, so each command is matched to the image that produced it.
+The executor spins in its own thread as in `vla-policy-node`. Writes bench/results/ros_loop.{json,png}.
 """
 
 from __future__ import annotations
@@ -14,6 +32,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,17 +43,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 class PixelPolicy:
-    """action[0] = image[0, 0, 0] / 255: lets the bench tell which image a command came from."""
+    """action[0] = image[0, 0, 0] / 255 (the image's marker); records when each marker's call ran."""
     action_dim, chunk_size, state_dim = 4, 1, 4
 
     def __init__(self, inner=None):
         self.inner = inner
+        self.calls: dict[int, tuple[float, float]] = {}   # marker -> (start, end) perf_counter
 
     def predict_chunk(self, obs):
+        t0 = time.perf_counter()
         if self.inner is not None:
             self.inner.predict_chunk(obs)
         a = np.zeros((1, 4), np.float32)
         a[0, 0] = obs["image"][0, 0, 0] / 255.0
+        self.calls[int(obs["image"][0, 0, 0])] = (t0, time.perf_counter())
         return a
 
     def select_action(self, obs):
@@ -44,7 +66,11 @@ class PixelPolicy:
         pass
 
 
-def run(n_images: int, rate_hz: float, checkpoint: str | None) -> dict:
+def marker_of(value: float) -> int:
+    return int(round(value * 255))
+
+
+def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0) -> dict:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -61,12 +87,23 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None) -> dict:
     if checkpoint:
         from vla.runtime import PolicyRunner
         inner = PolicyRunner(checkpoint, device="auto")
+        inner.warmup(3, image_size=64)
     policy = PixelPolicy(inner)
-    size = 64
-    obs = {"image": np.zeros((size, size, 3), np.uint8), "state": np.zeros(4, np.float32), "instruction": "bench"}
+    size, period = 64, 1.0 / rate_hz
+    rng = np.random.default_rng(seed)
+    markers = [i % 250 + 1 for i in range(n_images)]   # 1..250: 0 is the safe zero command
+    base = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+    state = np.zeros(4, np.float32)
+
+    def observation(k: int) -> dict:
+        image = base.copy()
+        image[0, 0, 0] = k
+        return {"image": image, "state": state, "instruction": "bench"}
+
+    # The bare call on the same observations, outside ROS.
     bare = []
-    for i in range(n_images):
-        obs["image"][0, 0, 0] = i % 250 + 1
+    for k in markers:
+        obs = observation(k)
         t0 = time.perf_counter()
         policy.predict_chunk(obs)
         bare.append(time.perf_counter() - t0)
@@ -77,45 +114,90 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None) -> dict:
         Parameter("control_rate_hz", value=rate_hz), Parameter("warmup", value=False),
         Parameter("refill_threshold", value=0), Parameter("stale_timeout_s", value=5.0),
         Parameter("max_delta", value=10.0)])
+    published: dict[int, float] = {}   # marker -> when the tick published its command
+    node_publish = node.publish_command
+
+    def timed_publish(command):
+        if command[0] != 0.0:
+            published[marker_of(command[0])] = time.perf_counter()
+        node_publish(command)
+    node.publish_command = timed_publish
+
     peer = rclpy.create_node("bench_peer", context=ctx)
     image_pub = peer.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
     joint_pub = peer.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
     peer.create_publisher(String, "instruction", LATCHED_QOS).publish(String(data="bench"))
     received: dict[int, float] = {}
-    peer.create_subscription(Float64MultiArray, "command",
-                             lambda m: received.setdefault(int(round(m.data[0] * 255)), time.perf_counter()),
-                             COMMAND_QOS)
+    arrived = threading.Condition()
+
+    def on_command(msg):
+        k = marker_of(msg.data[0])
+        if k:
+            with arrived:
+                received.setdefault(k, time.perf_counter())
+                arrived.notify_all()
+    peer.create_subscription(Float64MultiArray, "command", on_command, COMMAND_QOS)
     executor = MultiThreadedExecutor(num_threads=4, context=ctx)
     executor.add_node(node)
     executor.add_node(peer)
-    call_arm(executor, peer, "/vla_policy/arm", True)
-    sent: dict[int, float] = {}
+    if not call_arm(executor, peer, "/vla_policy/arm", True):
+        raise RuntimeError("the policy node refused ~/arm")
+    spinner = threading.Thread(target=executor.spin, name="bench-executor", daemon=True)
+    spinner.start()
+
     joints = JointState(name=["hand_x", "hand_y", "hand_z", "gripper"], position=[0.0] * 4)
+    rows = []   # per matched image: sent, inference start, inference end, tick publish, receipt; bare
+    lost = 0
     from tqdm import tqdm
-    for i in tqdm(range(n_images), desc="ros loop bench"):
-        k = i % 250 + 1
-        received.pop(k, None)
-        obs["image"][0, 0, 0] = k
+    warmup = [251, 252, 253]   # first deliveries set up DDS matching; not timed
+    for i, k in enumerate(tqdm(warmup + markers, desc="ros loop bench"), start=-len(warmup)):
+        for table in (received, published, policy.calls):
+            table.pop(k, None)
+        msg = numpy_to_image(observation(k)["image"])
+        time.sleep(rng.uniform(0.0, period))   # a camera is not phase-locked to the control timer
         joint_pub.publish(joints)
-        sent[k] = time.perf_counter()
-        image_pub.publish(numpy_to_image(obs["image"]))
-        end = time.perf_counter() + 1.0
-        while k not in received and time.perf_counter() < end:
-            executor.spin_once(timeout_sec=0.002)
-    e2e = [received[k] - sent[k] for k in sent if k in received]
+        sent = time.perf_counter()
+        image_pub.publish(msg)
+        with arrived:
+            if not arrived.wait_for(lambda: k in received, timeout=2.0):
+                lost += i >= 0
+                continue
+        if i < 0:
+            continue
+        start, end = policy.calls[k]
+        rows.append((sent, start, end, published[k], received[k], bare[i]))
     ticks = np.diff(np.asarray(node.tick_times))
     node.stop()
     executor.shutdown()
+    spinner.join(timeout=5.0)
     node.destroy_node()
     peer.destroy_node()
     rclpy.try_shutdown(context=ctx)
-    ms = lambda a, q: float(np.percentile(np.asarray(a) * 1e3, q))  # noqa: E731
-    jitter = np.abs(ticks - 1.0 / rate_hz)
-    return {"n_images": n_images, "matched": len(e2e), "rate_hz": rate_hz, "checkpoint": checkpoint,
-            "bare_ms_p50": ms(bare, 50), "bare_ms_p99": ms(bare, 99), "e2e_ms_p50": ms(e2e, 50),
-            "e2e_ms_p99": ms(e2e, 99), "overhead_ms_p50": ms(e2e, 50) - ms(bare, 50),
-            "overhead_ms_p99": ms(e2e, 99) - ms(bare, 99), "jitter_ms_p50": ms(jitter, 50),
-            "jitter_ms_p99": ms(jitter, 99), "_e2e": e2e, "_bare": bare, "_jitter": jitter.tolist()}
+
+    t = np.asarray(rows, np.float64).reshape(-1, 6) * 1e3   # ms
+    sent, start, end, pub, recv, bare_ms = t.T
+    e2e = recv - sent
+    stages = {"image_transport": start - sent, "inference": end - start, "tick_wait": pub - end,
+              "command_transport": recv - pub}
+    overhead = e2e - bare_ms
+    overhead_no_wait = overhead - stages["tick_wait"]
+    jitter = np.abs(ticks - period) * 1e3
+    pct = lambda a, q: float(np.percentile(a, q)) if len(a) else float("nan")  # noqa: E731
+    r = {"n_images": n_images, "matched": len(rows), "lost": lost, "rate_hz": rate_hz, "period_ms": period * 1e3,
+         "policy": f"PolicyRunner({checkpoint})" if checkpoint else "numpy stand-in (isolates the ROS path)",
+         "bare_ms_p50": pct(np.asarray(bare) * 1e3, 50), "bare_ms_p99": pct(np.asarray(bare) * 1e3, 99),
+         "e2e_ms_p50": pct(e2e, 50), "e2e_ms_p99": pct(e2e, 99),
+         "overhead_ms_p50": pct(overhead, 50), "overhead_ms_p99": pct(overhead, 99),
+         "overhead_without_tick_wait_ms_p50": pct(overhead_no_wait, 50),
+         "overhead_without_tick_wait_ms_p99": pct(overhead_no_wait, 99),
+         "publish_to_inference_done_ms_p50": pct(end - sent, 50),
+         "publish_to_inference_done_ms_p99": pct(end - sent, 99),
+         "jitter_ms_p50": pct(jitter, 50), "jitter_ms_p99": pct(jitter, 99), "ticks": int(len(ticks) + 1)}
+    for name, values in stages.items():
+        r[f"{name}_ms_p50"], r[f"{name}_ms_p99"] = pct(values, 50), pct(values, 99)
+    r.update(_e2e=e2e.tolist(), _bare=(np.asarray(bare) * 1e3).tolist(), _overhead_no_wait=overhead_no_wait.tolist(),
+             _tick_wait=stages["tick_wait"].tolist(), _jitter=jitter.tolist())
+    return r
 
 
 def plot(r: dict, path: Path) -> None:
@@ -123,14 +205,20 @@ def plot(r: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    ax[0].hist(np.asarray(r["_bare"]) * 1e3, bins=30, alpha=0.7, label="bare policy call")
-    ax[0].hist(np.asarray(r["_e2e"]) * 1e3, bins=30, alpha=0.7, label="image publish -> command (DDS)")
-    ax[0].set_xlabel("ms"), ax[0].legend(), ax[0].set_title("latency")
-    ax[1].hist(np.asarray(r["_jitter"]) * 1e3, bins=30)
-    ax[1].set_xlabel("|tick interval - period| ms"), ax[1].set_title(f"control tick jitter at {r['rate_hz']:.0f} Hz")
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    ax[0].hist(r["_bare"], bins=30, alpha=0.7, label="bare policy call")
+    ax[0].hist(r["_e2e"], bins=30, alpha=0.7, label="image publish -> command receipt (DDS)")
+    ax[0].axvline(2.0, ls="--", color="k", label="overhead goal (2 ms)")
+    ax[0].set_xlabel("ms"), ax[0].legend(fontsize=8), ax[0].set_title("end-to-end latency (issue's measure)")
+    ax[1].hist(r["_tick_wait"], bins=30, alpha=0.7, label="tick wait (timer design)")
+    ax[1].hist(r["_overhead_no_wait"], bins=30, alpha=0.7, label="overhead without tick wait")
+    ax[1].set_xlabel("ms"), ax[1].legend(fontsize=8), ax[1].set_title("where the overhead goes")
+    ax[2].hist(r["_jitter"], bins=30)
+    ax[2].axvline(2.0, ls="--", color="k")
+    ax[2].set_xlabel("|tick interval - period| ms"), ax[2].set_title(f"control tick jitter at {r['rate_hz']:.0f} Hz")
     fig.tight_layout()
     fig.savefig(path)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -140,13 +228,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=30.0)
     a = ap.parse_args()
     r = run(40 if a.quick else 300, a.rate, a.checkpoint)
-    period_ms = 1e3 / a.rate
+    r["quick"] = a.quick
+    # Issue #6's goals, on the issue's quantities (the tick wait is included: see the module docstring).
     r["goals"] = [
-        {"name": "ros overhead p50 (incl. wait for next tick)", "value": r["overhead_ms_p50"], "goal": period_ms,
-         "op": "<=", "unit": "ms"},
-        {"name": "ros overhead p99", "value": r["overhead_ms_p99"], "goal": 2 * period_ms, "op": "<=", "unit": "ms"},
-        {"name": f"tick jitter p99 at {a.rate:.0f} Hz", "value": r["jitter_ms_p99"], "goal": 0.5 * period_ms,
-         "op": "<=", "unit": "ms"},
+        {"name": "ros overhead p50 (e2e - bare call)", "value": r["overhead_ms_p50"], "goal": 2.0, "op": "<=",
+         "unit": "ms"},
+        {"name": "ros overhead p99 (e2e - bare call)", "value": r["overhead_ms_p99"], "goal": 5.0, "op": "<=",
+         "unit": "ms"},
+        {"name": f"tick jitter p99 at {a.rate:.0f} Hz", "value": r["jitter_ms_p99"], "goal": 2.0, "op": "<=",
+         "unit": "ms"},
         {"name": "commands matched to images", "value": r["matched"] / r["n_images"], "goal": 0.95, "op": ">=",
          "unit": "fraction"},
     ]
@@ -155,8 +245,9 @@ def main() -> None:
     public = {k: v for k, v in r.items() if not k.startswith("_")}
     (RESULTS / "ros_loop.json").write_text(json.dumps(public, indent=2))
     print(json.dumps(public, indent=2))
-    print(f"ros_loop: e2e/bare p50 ratio {r['e2e_ms_p50'] / max(r['bare_ms_p50'], 1e-9):.1f}x; "
-          f"overhead p50 {r['overhead_ms_p50']:.1f} ms, p99 {r['overhead_ms_p99']:.1f} ms; "
+    print(f"ros_loop: overhead p50 {r['overhead_ms_p50']:.1f} ms, p99 {r['overhead_ms_p99']:.1f} ms "
+          f"(of which tick wait p50 {r['tick_wait_ms_p50']:.1f} ms; without it p50 "
+          f"{r['overhead_without_tick_wait_ms_p50']:.2f} ms, p99 {r['overhead_without_tick_wait_ms_p99']:.2f} ms); "
           f"jitter p99 {r['jitter_ms_p99']:.2f} ms")
 
 
