@@ -1,10 +1,13 @@
 """Latent action model: q(z | o_t, o_{t+k}) with a discrete z, trained by predicting o_{t+k} from (o_t, z).
 
-encoder:  conv stack over the channel-stacked pair (6 channels) -> n_tokens vectors of code_dim
-quantiser: VectorQuantizer (straight-through, commitment, dead-code restart)
-decoder:  conv encoder of o_t, codes injected at the bottleneck, upsampled to a RESIDUAL added to o_t
-          (target="pixels"), or an MLP predicting the change of frozen image features
-          (target="features").
+encoder:   conv stack over the channel-stacked pair (6 channels), average-pooled over space, then
+           n_tokens vectors of code_dim. The pooling is on purpose: a code that cannot say *where*
+           something is has to say *what happened* (with a flatten, a small model learns to encode
+           the future position of the moving object instead of its motion).
+quantiser: VectorQuantizer (cosine distance, straight-through, commitment, dead-code restart)
+decoder:   target="pixels": a small U-Net over o_t with the codes injected at every scale, predicting
+           a RESIDUAL added to o_t (it only has to draw the change, at full resolution);
+           target="features": an MLP predicting the change of frozen image features.
 
 Frames go in as uint8 (B,3,H,W) or float in [0,1]; everything is scaled to [0,1] here.
 """
@@ -97,23 +100,43 @@ class FrozenFeatures(nn.Module):
         return self.net(out.last_hidden_state.mean(1))
 
 
+class CodeUNet(nn.Module):
+    """o_t -> residual for o_{t+k}: three stride-2 convs down, three transposed convs up with skips,
+    and the code vector z concatenated (broadcast over space) at every scale on the way up."""
+
+    def __init__(self, channels: int, width: int, z_dim: int):
+        super().__init__()
+        w1, w2, w3 = width, min(2 * width, 128), min(4 * width, 256)
+        self.down = nn.ModuleList([nn.Conv2d(channels, w1, 4, 2, 1), nn.Conv2d(w1, w2, 4, 2, 1),
+                                   nn.Conv2d(w2, w3, 4, 2, 1)])
+        self.up = nn.ModuleList([nn.ConvTranspose2d(w3 + z_dim, w2, 4, 2, 1),
+                                 nn.ConvTranspose2d(2 * w2 + z_dim, w1, 4, 2, 1),
+                                 nn.ConvTranspose2d(2 * w1 + z_dim, channels, 4, 2, 1)])
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for conv in self.down:
+            x = F.gelu(conv(x))
+            skips.append(x)
+        h = skips.pop()
+        for i, up in enumerate(self.up):
+            h = torch.cat([h, z[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1)
+            h = up(h)
+            if skips:
+                h = torch.cat([F.gelu(h), skips.pop()], 1)
+        return h
+
+
 class LatentActionModel(nn.Module):
     def __init__(self, cfg: LAMConfig):
         super().__init__()
         self.cfg = cfg
         self.enc, c = conv_stack(2 * cfg.channels, cfg.width)
-        s = cfg.image_size // 8
-        self.to_tokens = nn.Linear(c * s * s, cfg.n_tokens * cfg.code_dim)
+        self.to_tokens = nn.Linear(c, cfg.n_tokens * cfg.code_dim)
         self.vq = VectorQuantizer(cfg.codebook_size, cfg.code_dim, cfg.beta, cfg.restart_after)
         self.z_proj = nn.Linear(cfg.n_tokens * cfg.code_dim, c)
         if cfg.target == "pixels":
-            self.ctx, _ = conv_stack(cfg.channels, cfg.width)
-            w1, w2 = cfg.width, min(2 * cfg.width, 128)
-            self.dec = nn.Sequential(
-                nn.ConvTranspose2d(2 * c, w2, 4, 2, 1), nn.GELU(),
-                nn.ConvTranspose2d(w2, w1, 4, 2, 1), nn.GELU(),
-                nn.ConvTranspose2d(w1, cfg.channels, 4, 2, 1),
-            )
+            self.dec = CodeUNet(cfg.channels, cfg.width, c)
         else:
             self.features = FrozenFeatures(cfg)
             d = cfg.feature_dim
@@ -121,8 +144,10 @@ class LatentActionModel(nn.Module):
 
     # ---- the two halves ------------------------------------------------------------------
     def _latents(self, frame_t, frame_tk) -> torch.Tensor:
-        x = torch.cat([to_unit(frame_t), to_unit(frame_tk)], 1)
-        h = self.enc(x).flatten(1)
+        # (o_t, o_{t+k} - o_t): the same information, but where nothing moved the second half is zero.
+        x_t = to_unit(frame_t)
+        x = torch.cat([x_t, to_unit(frame_tk) - x_t], 1)
+        h = self.enc(x).amax((2, 3))
         return self.to_tokens(h).view(-1, self.cfg.n_tokens, self.cfg.code_dim)
 
     @torch.no_grad()
@@ -134,9 +159,7 @@ class LatentActionModel(nn.Module):
         x = to_unit(frame_t)
         z = self.z_proj(q.flatten(1))
         if self.cfg.target == "pixels":
-            h = self.ctx(x)
-            h = torch.cat([h, z[:, :, None, None].expand_as(h)], 1)
-            return x + self.dec(h)  # residual: the decoder only has to draw the change
+            return x + self.dec(x, z)  # residual: the decoder only has to draw the change
         f = self.features(x)
         return f + self.dec(torch.cat([f, z], 1))
 

@@ -37,6 +37,8 @@ class LAMTrainConfig:
     eval_batches: int = 8
     ckpt_every: int = 250
     keep_checkpoints: int = 2
+    vq_warmup: int = 200        # steps with continuous latents before the codebook is k-means initialised
+    vq_init_batches: int = 4    # batches of latents the k-means init clusters
     eval_fraction: float = 0.1  # share of videos held out for eval
     num_workers: int = 0        # DataLoader workers (0 = in the main process)
     seed: int = 0
@@ -74,8 +76,17 @@ def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict
     return stats
 
 
+@torch.no_grad()
+def init_codebook(model: LatentActionModel, batches, cfg: LAMTrainConfig) -> None:
+    """k-means of the warmed-up encoder's latents into the codebook (see VectorQuantizer.init_from)."""
+    z = [model._latents(b["frame_t"], b["frame_tk"]) for b in (next(batches) for _ in range(cfg.vq_init_batches))]
+    model.vq.init_from(torch.cat(z), seed=cfg.seed)
+    log.info("codebook initialised by k-means on %d latents", sum(len(x) for x in z))
+
+
 def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: str | Path,
-          teleop_root: str | Path | None = None, resume: bool = False) -> dict:
+          teleop_root: str | Path | None = None, resume: bool = False, episodes: list | None = None) -> dict:
+    """Train (or resume) a LAM; the probe uses `episodes`, else the teleop set at teleop_root if it exists."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -94,8 +105,7 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
         step, history = ckpt.train_state["step"], json.loads(ckpt.train_state["history"])
         log.info("resumed from %s at step %d", latest, step)
 
-    episodes = None
-    if teleop_root is not None and Path(teleop_root).exists():
+    if episodes is None and teleop_root is not None and Path(teleop_root).exists():
         from vla.data.lerobot_io import load_episodes
 
         episodes = load_episodes(teleop_root)
@@ -109,6 +119,8 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
     bar = tqdm(total=cfg.steps, initial=step, desc="lam train")
     batches = iter(loader)
     while step < cfg.steps:
+        if step >= cfg.vq_warmup and not model.vq.initialised:
+            init_codebook(model, batches, cfg)
         b = next(batches)
         loss, stats = model(b["frame_t"], b["frame_tk"])
         opt.zero_grad(set_to_none=True)
