@@ -55,3 +55,17 @@ def test_rerun_reuses_every_finished_stage(demo_run):
     proc = subprocess.run([str(vla_demo), "scale=tiny"], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr.count("— reused") == 9
+
+
+def test_a_stage_done_under_another_config_runs_again(tmp_path):
+    from omegaconf import OmegaConf
+
+    from vla.cli.demo import Stage, run_stage
+
+    stage = Stage("touch", [["touch", str(tmp_path / "ran")]], hydra=False)
+    cfg = OmegaConf.create({"lam": {"train": {"steps": 10}}})
+    assert run_stage(stage, [], tmp_path, cfg)["reused"] is False
+    (tmp_path / "ran").unlink()
+    assert run_stage(stage, [], tmp_path, cfg)["reused"] is True and not (tmp_path / "ran").exists()
+    cfg.lam.train.steps = 20
+    assert run_stage(stage, [], tmp_path, cfg)["reused"] is False and (tmp_path / "ran").exists()

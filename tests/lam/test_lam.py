@@ -170,3 +170,5 @@ def test_bad_config_values_refused():
         lam_support.tiny_lam_cfg(target="depth")
     with pytest.raises(ValueError, match="image_size"):
         lam_support.tiny_lam_cfg(image_size=30)
+    with pytest.raises(ValueError, match="vq_warmup"):
+        lam_support.tiny_lam_train(steps=100, vq_warmup=100)

@@ -62,12 +62,24 @@ def stages(cfg) -> list[Stage]:
     ]
 
 
-def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg) -> dict:
+def config_fingerprint(cfg) -> str:
+    """Hash of the resolved config: a stage done under another config is not reused."""
+    import hashlib
+
+    from omegaconf import OmegaConf
+
+    return hashlib.sha256(OmegaConf.to_yaml(cfg, resolve=True).encode()).hexdigest()[:16]
+
+
+def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg, reuse: bool = True) -> dict:
     marker = done_dir / f"{stage.name}.json"
-    if marker.is_file():
+    fingerprint = config_fingerprint(cfg)
+    if reuse and marker.is_file():
         record = json.loads(marker.read_text())
-        log.info("stage %-10s already done (%.0f s) — reused", stage.name, record["seconds"])
-        return record
+        if record.get("config") == fingerprint:
+            log.info("stage %-10s already done (%.0f s) — reused", stage.name, record["seconds"])
+            return {**record, "reused": True}
+        log.info("stage %-10s was done under another config — running it again", stage.name)
     t0 = time.perf_counter()
     for command in stage.commands:
         args = [*command[1:], *(overrides if stage.hydra else [])]
@@ -77,7 +89,8 @@ def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg) -> dict:
         if rc != 0:
             raise SystemExit(f"demo: stage {stage.name!r} failed (exit {rc}) running: {' '.join(argv)}\n"
                              "Fix the cause and re-run `make demo`: finished stages are reused.")
-    record = {"stage": stage.name, "seconds": time.perf_counter() - t0, "metric": stage.metric(cfg)}
+    record = {"stage": stage.name, "seconds": time.perf_counter() - t0, "metric": stage.metric(cfg),
+              "config": fingerprint, "reused": False}
     marker.write_text(json.dumps(record, indent=2))
     print(f"[demo] {stage.name:<10} done in {record['seconds']:6.1f} s  {record['metric']}", flush=True)
     return record
@@ -108,7 +121,10 @@ def main(argv: list[str] | None = None) -> None:
     done_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, work, "demo_config.yaml")
     t0 = time.perf_counter()
-    records = [run_stage(s, overrides, done_dir, cfg) for s in stages(cfg)]
+    records = []
+    for stage in stages(cfg):  # once a stage runs again, every later stage depends on new outputs
+        reuse = all(r.get("reused", True) for r in records)
+        records.append(run_stage(stage, overrides, done_dir, cfg, reuse))
 
     from vla.eval.demo_report import write_report
 

@@ -44,6 +44,11 @@ class LAMTrainConfig:
     seed: int = 0
     threads: int = 0            # torch intra-op threads; 0 = torch default
 
+    def __post_init__(self):
+        if not 0 <= self.vq_warmup < self.steps:
+            raise ValueError(f"lam.train.vq_warmup={self.vq_warmup} must be in [0, steps={self.steps}): "
+                             "the codebook is initialised after the warm-up, so it would never be used")
+
 
 def split_videos(vids: list[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
     rng = np.random.default_rng(seed)
