@@ -4,14 +4,19 @@
     vla-record live out=DIR [episodes=N seconds=S]  # subscribe to the live topics (rclpy)
 
 Topics: camera/image_raw (Image), joint_states (JointState), command (Float64MultiArray, the action),
-instruction (String), episode (Int32, a new episode starts), success (Bool). One frame per command,
-paired with the latest image and joint state received before it (what the operator/policy saw).
+instruction (String), episode (Int32, a new episode starts), success (Bool, the episode ended). One frame
+per command, paired with the latest image and joint state received before it (what the operator/policy
+saw). Live, messages are ordered by their DDS receive time, as `ros2 bag record` stamps a bag, so both
+modes pair the same way; `episodes=N` stops after the N-th success message and drops what follows it.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +48,7 @@ class EpisodeAssembler:
         self.image = self.state = None
         self.instruction = ""
         self.skipped = 0
+        self.ended = 0   # success messages seen: one per finished episode
 
     def add(self, topic: str, msg) -> None:
         topic = topic.lstrip("/")
@@ -60,6 +66,7 @@ class EpisodeAssembler:
             self.cut()
         elif topic == "success":
             self.current.success = self.current.success or bool(msg.data)
+            self.ended += 1
         elif topic == "command":
             action = np.asarray(msg.data, np.float32)
             if self.image is None or self.state is None or action.shape != (4,) or not np.all(np.isfinite(action)):
@@ -110,37 +117,84 @@ def record_bag(bag: str | Path, out: str | Path, fps: int = 30) -> Path:
     return assembler.write(out, fps)
 
 
-def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0) -> Path:
-    """Subscribe to the topics until `episodes` episodes ended (success message) or `seconds` passed."""
-    import time
+class ReceiveOrder:
+    """Messages from several subscriptions, released in DDS receive-time order.
 
-    import rclpy
-    from rclpy.qos import qos_profile_sensor_data
+    An executor takes one message per ready subscription per wait, in subscription order, so a success
+    and the next episode's first messages (or an image and the command that followed it) can reach the
+    callbacks in a different order from the one they arrived in. Each message is keyed by its
+    `received_timestamp` and released once it is `window_s` old, when nothing older can still be queued.
+    """
+
+    def __init__(self, window_s: float = 0.25):
+        self.window_ns = int(window_s * 1e9)
+        self.heap: list = []
+        self.seq = itertools.count()   # ties keep callback order
+
+    def add(self, topic: str, msg, info) -> None:
+        stamp = info["received_timestamp"] or time.time_ns()   # 0 if the middleware does not stamp
+        heapq.heappush(self.heap, (stamp, next(self.seq), topic, msg))
+
+    def pop(self, everything: bool = False):
+        """(topic, msg) in receive order: those older than the window, or all of them."""
+        horizon = time.time_ns() - self.window_ns
+        while self.heap and (everything or self.heap[0][0] <= horizon):
+            _, _, topic, msg = heapq.heappop(self.heap)
+            yield topic, msg
+
+
+def live_subscriptions(node, order: ReceiveOrder) -> None:
+    """The robot topics on `node`, each message into `order`. Sensors best-effort (to match camera drivers)
+    but deep, so a recorder that falls behind for a moment loses nothing; the rest reliable."""
+    from functools import partial
+
+    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, Float64MultiArray, Int32, String
 
-    from robot.policy_node import COMMAND_QOS, LATCHED_QOS
+    from robot.policy_node import LATCHED_QOS
 
-    assembler, ended = EpisodeAssembler(), [0]
-    rclpy.init()
-    node = rclpy.create_node("vla_record")
-    for topic, kind, qos in [("camera/image_raw", Image, qos_profile_sensor_data),
-                             ("joint_states", JointState, qos_profile_sensor_data),
-                             ("command", Float64MultiArray, COMMAND_QOS), ("instruction", String, LATCHED_QOS),
-                             ("episode", Int32, LATCHED_QOS), ("success", Bool, COMMAND_QOS)]:
-        def callback(msg, topic=topic):
-            assembler.add(topic, msg)
-            ended[0] += topic == "success"
-        node.create_subscription(kind, topic, callback, qos)
+    sensors = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+    reliable = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
+    for topic, kind, qos in [("camera/image_raw", Image, sensors), ("joint_states", JointState, sensors),
+                             ("command", Float64MultiArray, reliable), ("instruction", String, LATCHED_QOS),
+                             ("episode", Int32, LATCHED_QOS), ("success", Bool, reliable)]:
+        node.create_subscription(kind, topic, partial(order.add, topic), qos)
+
+
+def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0,
+                domain_id: int | None = None) -> Path:
+    """Subscribe to the topics until `episodes` episodes ended (success message), `seconds` passed or
+    Ctrl-C; then write what was recorded. `domain_id` defaults to ROS_DOMAIN_ID."""
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+
+    assembler, order = EpisodeAssembler(), ReceiveOrder()
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=domain_id)
+    node = rclpy.create_node("vla_record", context=ctx)
+    live_subscriptions(node, order)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+
+    def feed(everything: bool = False) -> None:
+        for topic, msg in order.pop(everything):
+            if assembler.ended < episodes:
+                assembler.add(topic, msg)
+
     try:
         end = time.monotonic() + seconds
-        while rclpy.ok() and ended[0] < episodes and time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.1)
+        while ctx.ok() and assembler.ended < episodes and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.05)
+            feed()   # the last success is fed one window after it arrived: what came before it is in by then
     except KeyboardInterrupt:
         pass
     finally:
+        executor.shutdown()
         node.destroy_node()
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(context=ctx)
+    feed(everything=True)
     return assembler.write(out, fps)
 
 

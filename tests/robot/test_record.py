@@ -1,16 +1,41 @@
-"""A rosbag (written with `rosbags`) of the sim robot driven by its expert -> LeRobot dataset that reloads."""
+"""vla-record: the sim robot driven by its expert, as a rosbag (written with `rosbags`) and as live topics
+over DDS -> LeRobot datasets that reload with the frames, states, actions and tasks that were published."""
+
+import threading
+import time
 
 import numpy as np
 import pytest
 from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
-from robot.record import record_bag
+from robot.record import record_bag, record_live
 from vla.data.lerobot_io import open_dataset
-from vla.data.metaworld_env import MetaWorldTask
+from vla.data.metaworld_env import MetaWorldTask, task_instruction
 
 TS = get_typestore(Stores.ROS2_KILTED)
 T = TS.types
+JOINTS = ["hand_x", "hand_y", "hand_z", "gripper"]
+
+
+def expert_episodes(episodes=2, steps=6, size=32):
+    """What vla-sim-robot + an expert teleop publish, in order: ("episode", i), ("instruction", text),
+    ("step", image, state, action) per step, ("success", flag). Step images carry a flat 8x8 patch
+    (brightness = step number) so a recorded frame can be told from its neighbours after video coding."""
+    events, n = [], 0
+    with MetaWorldTask("reach-v3", image_size=size) as task:
+        for ep in range(episodes):
+            obs = task.reset(ep)
+            events += [("episode", ep), ("instruction", task.instruction)]
+            for _ in range(steps):
+                image = obs["image"].copy()
+                image[:8, :8] = 40 + 15 * n
+                n += 1
+                action = task.expert_action()
+                events.append(("step", image, obs["state"].copy(), action))
+                obs = task.step(action).obs
+            events.append(("success", ep % 2 == 1))   # the robot's verdict, whatever it is, must be kept
+    return events
 
 
 def header(t_ns):
@@ -18,10 +43,9 @@ def header(t_ns):
                                     frame_id="camera")
 
 
-def write_expert_bag(path, episodes=2, steps=6):
-    """What `ros2 bag record` would capture from vla-sim-robot + an expert teleop, episode by episode."""
-    expected = []
-    with Writer(path, version=9) as w, MetaWorldTask("reach-v3", image_size=32) as task:
+def write_expert_bag(path, events):
+    """What `ros2 bag record` would capture of `events`."""
+    with Writer(path, version=9) as w:
         conns = {name: w.add_connection(name, kind, typestore=TS) for name, kind in [
             ("/camera/image_raw", "sensor_msgs/msg/Image"), ("/joint_states", "sensor_msgs/msg/JointState"),
             ("/command", "std_msgs/msg/Float64MultiArray"), ("/instruction", "std_msgs/msg/String"),
@@ -34,39 +58,109 @@ def write_expert_bag(path, episodes=2, steps=6):
             w.write(conns[topic], t, TS.serialize_cdr(msg, msg.__msgtype__))
 
         layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-        for ep in range(episodes):
-            obs = task.reset(ep)
-            put("/episode", T["std_msgs/msg/Int32"](data=ep))
-            put("/instruction", T["std_msgs/msg/String"](data=task.instruction))
-            for _ in range(steps):
-                img = obs["image"]
+        for kind, *value in events:
+            if kind == "episode":
+                put("/episode", T["std_msgs/msg/Int32"](data=value[0]))
+            elif kind == "instruction":
+                put("/instruction", T["std_msgs/msg/String"](data=value[0]))
+            elif kind == "success":
+                put("/success", T["std_msgs/msg/Bool"](data=value[0]))
+            else:
+                img, state, action = value
                 put("/camera/image_raw", T["sensor_msgs/msg/Image"](
-                    header=header(t), height=32, width=32, encoding="bgr8", is_bigendian=0, step=96,
-                    data=np.ascontiguousarray(img[..., ::-1]).reshape(-1)))
+                    header=header(t), height=img.shape[0], width=img.shape[1], encoding="bgr8", is_bigendian=0,
+                    step=img.shape[1] * 3, data=np.ascontiguousarray(img[..., ::-1]).reshape(-1)))
                 put("/joint_states", T["sensor_msgs/msg/JointState"](
-                    header=header(t), name=["hand_x", "hand_y", "hand_z", "gripper"],
-                    position=obs["state"].astype(np.float64), velocity=np.zeros(0), effort=np.zeros(0)))
-                action = task.expert_action()
+                    header=header(t), name=JOINTS, position=state.astype(np.float64), velocity=np.zeros(0),
+                    effort=np.zeros(0)))
                 put("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action.astype(np.float64)))
-                expected.append((img, obs["state"], action))
-                obs = task.step(action).obs
-            put("/success", T["std_msgs/msg/Bool"](data=False))
-    return expected
+
+
+def steps_of(events):
+    return [e[1:] for e in events if e[0] == "step"]
+
+
+def check_dataset(out, events):
+    """Every published step is one frame, in order, with its own image, state and action; episodes
+    cut where the robot cut them, each with its task and the success the robot reported."""
+    steps = steps_of(events)
+    ds = open_dataset(out)
+    verdicts = [e[1] for e in events if e[0] == "success"]
+    assert ds.meta.total_episodes == len(verdicts) and len(ds) == len(steps)
+    for i, (image, state, action) in enumerate(steps):
+        item = ds[i]
+        np.testing.assert_allclose(item["action"].numpy(), action, atol=1e-6)
+        np.testing.assert_allclose(item["observation.state"].numpy(), state, atol=1e-6)
+        frame = (item["observation.image"].numpy().transpose(1, 2, 0) * 255).astype(np.float32)
+        assert abs(frame[1:7, 1:7].mean() - image[1:7, 1:7].mean()) < 5, f"frame {i} is not step {i}'s image"
+        assert np.abs(frame - image).mean() < 12
+        assert item["task"] == task_instruction("reach-v3")
+    last_frames = [sum(e[0] == "step" for e in events[:i]) - 1 for i, e in enumerate(events) if e[0] == "success"]
+    assert [bool(ds[i]["next.success"]) for i in last_frames] == verdicts
 
 
 def test_rosbag_to_lerobot_dataset(tmp_path):
-    expected = write_expert_bag(tmp_path / "bag")
-    out = record_bag(tmp_path / "bag", tmp_path / "ds", fps=30)
-    ds = open_dataset(out)
-    assert ds.meta.total_episodes == 2 and len(ds) == len(expected) == 12
-    for i in (0, 7):
-        item = ds[i]
-        np.testing.assert_allclose(item["action"].numpy(), expected[i][2], atol=1e-6)
-        np.testing.assert_allclose(item["observation.state"].numpy(), expected[i][1], atol=1e-6)
-    from vla.data.metaworld_env import task_instruction
-    assert ds[0]["task"] == task_instruction("reach-v3")
+    events = expert_episodes()
+    write_expert_bag(tmp_path / "bag", events)
+    check_dataset(record_bag(tmp_path / "bag", tmp_path / "ds", fps=30), events)
 
 
 def test_missing_bag_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         record_bag(tmp_path / "nope", tmp_path / "ds")
+
+
+def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
+    """vla-record live over DDS, a robot peer publishing at 30 Hz in the sim robot's QoS; messages after
+    the last episode's success (the next episode starting) are left out."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image, JointState
+    from std_msgs.msg import Bool, Float64MultiArray, Int32, String
+
+    from robot.convert import numpy_to_image
+    from robot.policy_node import COMMAND_QOS, LATCHED_QOS
+
+    events = expert_episodes()
+    result = {}
+    recorder = threading.Thread(target=lambda: result.update(out=record_live(
+        tmp_path / "ds", fps=30, episodes=2, seconds=60, domain_id=ros_context.get_domain_id())))
+    recorder.start()
+    robot = rclpy.create_node("teleop_robot", context=ros_context)
+    pubs = {"camera/image_raw": robot.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data),
+            "joint_states": robot.create_publisher(JointState, "joint_states", qos_profile_sensor_data),
+            "command": robot.create_publisher(Float64MultiArray, "command", COMMAND_QOS),
+            "instruction": robot.create_publisher(String, "instruction", LATCHED_QOS),
+            "episode": robot.create_publisher(Int32, "episode", LATCHED_QOS),
+            "success": robot.create_publisher(Bool, "success", COMMAND_QOS)}
+    executor = SingleThreadedExecutor(context=ros_context)
+    executor.add_node(robot)
+
+    def spin_until(cond, seconds):
+        end = time.monotonic() + seconds
+        while not cond() and time.monotonic() < end:
+            executor.spin_once(timeout_sec=0.01)
+        return cond()
+
+    try:
+        assert spin_until(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 30), \
+            "the recorder never subscribed"
+        for kind, *value in events + [("episode", 2), ("instruction", "open the drawer")] + events[2:5]:
+            if kind == "step":
+                image, state, action = value
+                msg = numpy_to_image(image, "bgr8")
+                msg.header.stamp = robot.get_clock().now().to_msg()
+                pubs["camera/image_raw"].publish(msg)
+                pubs["joint_states"].publish(JointState(name=JOINTS, position=[float(v) for v in state]))
+                spin_until(lambda: False, 1 / 60)   # the teleop reacts to what it saw
+                pubs["command"].publish(Float64MultiArray(data=[float(v) for v in action]))
+                spin_until(lambda: False, 1 / 60)
+            else:
+                pubs[kind].publish({"episode": Int32, "instruction": String, "success": Bool}[kind](data=value[0]))
+        recorder.join(timeout=60)
+        assert not recorder.is_alive(), "the recorder did not stop after the second success"
+    finally:
+        executor.shutdown()
+        robot.destroy_node()
+    check_dataset(result["out"], events)
