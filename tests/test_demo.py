@@ -69,3 +69,19 @@ def test_a_stage_done_under_another_config_runs_again(tmp_path):
     assert run_stage(stage, [], tmp_path, cfg)["reused"] is True and not (tmp_path / "ran").exists()
     cfg.lam.train.steps = 20
     assert run_stage(stage, [], tmp_path, cfg)["reused"] is False and (tmp_path / "ran").exists()
+
+
+def test_a_killed_stage_resumes_and_a_changed_one_starts_over(tmp_path):
+    from omegaconf import OmegaConf
+
+    from vla.cli.demo import Stage, run_stage
+
+    argv = tmp_path / "argv.json"
+    stage = Stage("train", [[Path(sys.executable).name, "-c",
+                             f"import json, sys; open({str(argv)!r}, 'w').write(json.dumps(sys.argv))"]])
+    cfg = OmegaConf.create({"lam": {"train": {"steps": 10}}})
+    run_stage(stage, ["experiment=demo_tiny"], tmp_path, cfg)  # no marker: first run or killed part-way
+    assert json.loads(argv.read_text())[1:] == ["experiment=demo_tiny", "resume=true"]
+    cfg.lam.train.steps = 20  # the old checkpoints belong to another config: do not resume them
+    run_stage(stage, ["experiment=demo_tiny"], tmp_path, cfg)
+    assert json.loads(argv.read_text())[1:] == ["experiment=demo_tiny", "resume=false"]

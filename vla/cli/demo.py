@@ -2,8 +2,11 @@
 
 Every stage is the real console script run as a subprocess with the demo
 experiment's overrides, so the demo exercises exactly what a user would run.
-A stage that finished is recorded in <work>/.demo_stages/<name>.json and skipped
-when the demo is re-run; a killed stage resumes through its own resume logic.
+A stage that finished is recorded in <work>/.demo_stages/<name>.json (with a hash of
+the resolved config) and skipped when the demo is re-run under the same config; a
+stage that was killed runs again with resume=true, so training continues from its
+last checkpoint. A stage done under another config runs again from scratch, and so
+does every stage after it.
 
     vla-demo                       # CPU scale (~20 min on 2 cores)
     vla-demo scale=tiny            # the smallest pipeline (the test suite runs this)
@@ -74,6 +77,7 @@ def config_fingerprint(cfg) -> str:
 def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg, reuse: bool = True) -> dict:
     marker = done_dir / f"{stage.name}.json"
     fingerprint = config_fingerprint(cfg)
+    resume = not marker.is_file()  # no marker: first run, or killed part-way (training resumes)
     if reuse and marker.is_file():
         record = json.loads(marker.read_text())
         if record.get("config") == fingerprint:
@@ -82,7 +86,7 @@ def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg, reuse: bo
         log.info("stage %-10s was done under another config — running it again", stage.name)
     t0 = time.perf_counter()
     for command in stage.commands:
-        args = [*command[1:], *(overrides if stage.hydra else [])]
+        args = [*command[1:], *([*overrides, f"resume={str(resume).lower()}"] if stage.hydra else [])]
         argv = [_script(command[0]), *args]
         log.info("stage %-10s $ %s", stage.name, " ".join([command[0], *args]))
         rc = subprocess.call(argv)
@@ -114,7 +118,7 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
 def main(argv: list[str] | None = None) -> None:
     setup_logging()
     scale, extra = parse_args(sys.argv[1:] if argv is None else argv)
-    overrides = [f"experiment=demo_{scale}", *extra]
+    overrides = [f"experiment={'demo' if scale == 'cpu' else 'demo_' + scale}", *extra]
     cfg = load_config(overrides)
     work = Path(cfg.paths.root)
     done_dir = work / ".demo_stages"
