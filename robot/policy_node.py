@@ -5,6 +5,9 @@ fills an action-chunk queue from the latest observation; a control timer in its 
 one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
 waits on the model. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
 
+SIGINT/SIGTERM: disarm, publish one last safe command (zero, or the last command in stale_mode=hold) and
+wait up to 1 s for it to be acknowledged, join the inference thread, exit with status 0.
+
 Run: `vla-policy-node --ros-args --params-file launch/params/policy.yaml -p checkpoint:=DIR`.
 """
 
@@ -21,6 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -89,6 +93,9 @@ class PolicyNode(Node):
                              f"{self.policy.action_dim} dimensions")
 
         self.lock = threading.Lock()
+        # A tick's filter + publish and stop()'s final safe command never interleave (taken before `lock`):
+        # otherwise a tick that filtered before the stop could publish a policy command after it.
+        self.command_lock = threading.Lock()
         self.image = self.state = None
         self.image_stamp = self.state_stamp = None   # monotonic receive times for the watchdog
         self.image_seq = 0
@@ -237,13 +244,14 @@ class PolicyNode(Node):
     # ---------------------------------------------------------------- control tick
     def _on_tick(self) -> None:
         now = time.monotonic()
-        with self.lock:
-            action = self.queue.popleft() if self.queue else None
-            command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
-            self.wake.notify()
-        self.tick_times.append(now)
-        if command is not None:
-            self.publish_command(command)
+        with self.command_lock:
+            with self.lock:
+                action = self.queue.popleft() if self.queue else None
+                command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
+                self.wake.notify()
+            self.tick_times.append(now)
+            if command is not None:
+                self.publish_command(command)
 
     def publish_command(self, command: np.ndarray) -> None:
         values = [float(v) for v in command]
@@ -284,15 +292,22 @@ class PolicyNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(msg)
 
-    def stop(self) -> None:
-        """Stop inference and, if we were commanding, send one last safe (hold/zero) command."""
+    def stop(self, ack_timeout_s: float = 1.0) -> None:
+        """Stop inference and, if we were commanding, send one last safe (hold/zero) command and wait
+        (up to `ack_timeout_s`) until subscribers acknowledged it: the process may exit right after."""
         self._stop = True
-        with self.lock:
-            was_armed = self.safety.armed
-            self.safety.disarm()
-            self.wake.notify()
+        with self.command_lock:
+            with self.lock:
+                was_armed = self.safety.armed
+                self.safety.disarm()
+                self.wake.notify()
+            if was_armed:
+                self.publish_command(self.safety.safe_command())
         if was_armed:
-            self.publish_command(self.safety.safe_command())
+            acked = self.command_pub.wait_for_all_acked(Duration(seconds=ack_timeout_s))
+            # Fast DDS acknowledges on its heartbeat period (3 s by default), so "not yet" is common even
+            # when the command arrived; the wait gives reliable delivery a chance to resend on a lossy link.
+            self.get_logger().info(f"final safe command sent ({'acknowledged' if acked else 'no ack yet'})")
         self.worker.join(timeout=2.0)
 
 
@@ -304,7 +319,7 @@ def main(args=None) -> None:
     # rclpy's own handlers would shut the context down before we could send the final safe command.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = None
+    node = executor = None
     try:
         node = PolicyNode()
         executor = MultiThreadedExecutor(num_threads=3)
@@ -314,7 +329,10 @@ def main(args=None) -> None:
         pass
     finally:
         if node is not None:
-            node.stop()
+            node.stop()   # disarms first, so ticks still running in executor threads publish nothing
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
 
