@@ -37,6 +37,8 @@ help:
 
 setup: $(STAMP)
 
+# uv: the one on PATH only if it runs (a pyenv shim named uv can exist and fail), else the chosen python's.
+
 $(STAMP): pyproject.toml
 	@set -e; \
 	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
@@ -48,7 +50,7 @@ $(STAMP): pyproject.toml
 	      || echo "warning: apt-get failed; headless rendering or torchcodec may not work" >&2; \
 	  else echo "warning: missing system libraries; run: sudo apt-get install -y$$missing" >&2; fi; \
 	fi; \
-	command -v uv >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
+	uv --version >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
 	[ -x $(PY) ] || $$uv venv -q -p "$$py" $(VENV); \
 	$$uv pip install -q -p $(PY) -e ".[$(EXTRAS)]"; \
 	touch $(STAMP); echo "setup: done ($(VENV))"
