@@ -5,6 +5,8 @@ fills an action-chunk queue from the latest observation; a control timer in its 
 one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
 waits on the model. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
 
+Disarm (`~/arm` false) and e-stop: one safe command, then silence (a forward command controller repeats
+its last command, so going quiet after a velocity command would leave the robot moving).
 SIGINT/SIGTERM: disarm, publish one last safe command (zero, or the last command in stale_mode=hold) and
 wait up to 1 s for it to be acknowledged, join the inference thread, exit with status 0.
 
@@ -196,11 +198,23 @@ class PolicyNode(Node):
             self.queue.clear()
             self.policy.reset()
 
+    def _go_safe(self, transition) -> bool:
+        """Disarm or e-stop (`transition`); if we were commanding, send one safe command (zero, or hold)
+        before going quiet: a ros2_control forward command controller repeats its last command, so
+        falling silent after a velocity command would leave the robot moving."""
+        with self.command_lock:
+            with self.lock:
+                was_armed = self.safety.armed
+                transition()
+                self.queue.clear()
+                self.wake.notify()
+            if was_armed:
+                self.publish_command(self.safety.safe_command())
+        return was_armed
+
     def _on_estop(self, msg: Bool) -> None:
         if msg.data:
-            with self.lock:
-                self.safety.estop()
-                self.queue.clear()
+            self._go_safe(self.safety.estop)
             self.get_logger().error("E-STOP: commands latched off until ~/arm")
 
     def _on_arm(self, request, response):
@@ -212,8 +226,8 @@ class PolicyNode(Node):
                 self.queue.clear()
                 self.policy.reset()
                 self.safety.arm()
-            else:
-                self.safety.disarm()
+        if not request.data:
+            self._go_safe(self.safety.disarm)
         response.success, response.message = True, "armed" if request.data else "disarmed"
         self.get_logger().info(response.message)
         return response
@@ -296,14 +310,7 @@ class PolicyNode(Node):
         """Stop inference and, if we were commanding, send one last safe (hold/zero) command and wait
         (up to `ack_timeout_s`) until subscribers acknowledged it: the process may exit right after."""
         self._stop = True
-        with self.command_lock:
-            with self.lock:
-                was_armed = self.safety.armed
-                self.safety.disarm()
-                self.wake.notify()
-            if was_armed:
-                self.publish_command(self.safety.safe_command())
-        if was_armed:
+        if self._go_safe(self.safety.disarm):
             acked = self.command_pub.wait_for_all_acked(Duration(seconds=ack_timeout_s))
             # Fast DDS acknowledges on its heartbeat period (3 s by default), so "not yet" is common even
             # when the command arrived; the wait gives reliable delivery a chance to resend on a lossy link.

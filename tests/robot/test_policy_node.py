@@ -21,10 +21,11 @@ def test_disarmed_publishes_nothing_and_arming_starts_commands(harness):
 def test_disarm_stops_commands(harness):
     h = harness()
     h.arm(True)
-    assert h.wait_for_commands(5)
+    assert h.wait_until_commanding(5)
     h.arm(False)
     assert h.wait_until_quiet()
     n = len(h.commands)
+    np.testing.assert_allclose(h.values()[-1], np.zeros(4))  # the controller is left holding a stop
     h.spin(0.5)
     assert len(h.commands) == n
 
@@ -32,11 +33,12 @@ def test_disarm_stops_commands(harness):
 def test_estop_latches_until_rearmed(harness):
     h = harness()
     h.arm(True)
-    assert h.wait_for_commands(5)
+    assert h.wait_until_commanding(5)
     h.estop_pub.publish(Bool(data=True))
     assert h.spin(5.0, until=lambda: h.node.safety.estopped)
     assert h.wait_until_quiet()
     n = len(h.commands)
+    np.testing.assert_allclose(h.values()[-1], np.zeros(4))
     h.estop_pub.publish(Bool(data=False))  # releasing the topic does not clear the latch
     h.spin(0.5)
     assert len(h.commands) == n and h.node.safety.estopped
