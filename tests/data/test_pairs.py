@@ -1,8 +1,10 @@
+import pickle
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from vla.data.pairs import PairDataset
+from vla.data.pairs import ChunkCache, PairDataset
 from vla.data.store import FrameStore
 
 
@@ -35,3 +37,69 @@ def test_multi_worker_loader_gives_the_same_batches(frame_store):
     single = [b["t"] for b in DataLoader(ds, batch_size=8)]
     multi = [b["t"] for b in DataLoader(ds, batch_size=8, num_workers=2)]
     assert all(torch.equal(x, y) for x, y in zip(single, multi)) and len(single) == len(multi)
+
+
+def test_cached_reads_give_the_same_frames_as_uncached_reads(frame_store):
+    url, _ = frame_store
+    cached = PairDataset(url, 1, 6, seed=3)
+    uncached = PairDataset(url, 1, 6, seed=3, cache_bytes=0)
+    for _ in range(2):  # cold, then warm
+        for i in range(0, len(cached), 3):
+            a, b = cached[i], uncached[i]
+            assert torch.equal(a["frame_t"], b["frame_t"]) and torch.equal(a["frame_tk"], b["frame_tk"])
+    assert cached.cache.hits > 0 and len(uncached.cache) == 0
+
+
+def test_items_do_not_alias_the_cache(frame_store):
+    url, _ = frame_store
+    ds = PairDataset(url, 2, 2, seed=0)
+    before = ds[0]["frame_t"].clone()
+    ds[0]["frame_t"].zero_()  # a caller writing into its batch must not change later reads
+    assert torch.equal(ds[0]["frame_t"], before)
+
+
+def test_chunk_cache_evicts_least_recently_used_within_its_byte_budget():
+    cache = ChunkCache(max_bytes=300)
+    for key in "abc":
+        cache.put((key, 0), np.zeros(100, np.uint8))
+    assert cache.get(("a", 0)) is not None  # "a" is now the most recently used
+    cache.put(("d", 0), np.zeros(100, np.uint8))
+    assert cache.get(("b", 0)) is None and cache.get(("a", 0)) is not None
+    assert cache.nbytes == 300 and len(cache) == 3
+    cache.put(("big", 0), np.zeros(301, np.uint8))  # larger than the whole budget: not kept
+    assert cache.get(("big", 0)) is None and cache.nbytes == 300
+
+
+def test_dataset_cache_respects_its_byte_budget(frame_store):
+    url, _ = frame_store
+    chunk = FrameStore(url).frames(FrameStore(url).video_ids()[0])
+    chunk_bytes = chunk.chunks[0] * int(np.prod(chunk.shape[1:]))
+    ds = PairDataset(url, 1, 6, seed=0, cache_bytes=3 * chunk_bytes)
+    for i in range(len(ds)):
+        ds[i]
+        assert ds.cache.nbytes <= 3 * chunk_bytes
+    assert 0 < len(ds.cache) <= 3 and ds.cache.misses > 3
+
+
+def test_pickling_leaves_the_cache_behind(frame_store):
+    url, _ = frame_store
+    ds = PairDataset(url, 2, 4, seed=0)
+    for i in range(20):
+        ds[i]
+    assert ds.cache.nbytes > 0
+    copy = pickle.loads(pickle.dumps(ds))
+    assert len(copy.cache) == 0 and copy.cache.max_bytes == ds.cache.max_bytes
+    assert len(pickle.dumps(ds)) < ds.cache.nbytes / 10
+    assert torch.equal(copy[5]["frame_tk"], ds[5]["frame_tk"])
+
+
+def test_worker_processes_read_the_same_frames_through_their_own_caches(frame_store):
+    url, _ = frame_store
+    ds = PairDataset(url, 2, 4, seed=0)
+    single = list(DataLoader(ds, batch_size=8))
+    loader = DataLoader(ds, batch_size=8, num_workers=2, persistent_workers=True)
+    for _ in range(2):  # the second epoch reads through the workers' warm caches
+        multi = list(loader)
+        assert len(multi) == len(single)
+        for x, y in zip(single, multi):
+            assert torch.equal(x["frame_t"], y["frame_t"]) and torch.equal(x["frame_tk"], y["frame_tk"])

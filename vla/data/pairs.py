@@ -1,10 +1,15 @@
 """Frame pairs (o_t, o_{t+k}) from the frame store, for the latent action model.
 
 Item i is fixed by (seed, i): the same index always gives the same video, t and k,
-whatever the worker. Each item reads exactly the two frames it needs from zarr.
+whatever the worker. Frames are read a whole zarr chunk at a time (zarr decodes whole
+chunks anyway) and the decoded chunks are kept in a per-process LRU cache with a byte
+budget: one zarr-python read costs ~1 ms of async machinery, far more than slicing a
+decoded chunk, and training draws many pairs from each chunk.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -12,15 +17,56 @@ from torch.utils.data import Dataset
 
 from vla.data.store import FrameStore, StoreError
 
+DEFAULT_CACHE_BYTES = 512 * 2**20  # per process: the demo store (64 px) fits ~7 times over
+
+
+class ChunkCache:
+    """Decoded chunks by key; the least recently used go first once their bytes pass `max_bytes`."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.hits = self.misses = 0
+        self._chunks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._chunks.move_to_end(key)
+        return chunk
+
+    def put(self, key: tuple, chunk: np.ndarray) -> None:
+        if chunk.nbytes > self.max_bytes:  # also: a budget of 0 caches nothing
+            return
+        if key in self._chunks:
+            self.nbytes -= self._chunks.pop(key).nbytes
+        self._chunks[key] = chunk
+        self.nbytes += chunk.nbytes
+        while self.nbytes > self.max_bytes:
+            self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
+
 
 class PairDataset(Dataset):
+    """`cache_bytes` bounds the decoded chunks each process keeps (0 = no cache); every DataLoader
+    worker builds its own cache, nothing is shared, and pickling the dataset leaves the cache out."""
+
     def __init__(self, store: FrameStore | str, k_min: int = 4, k_max: int = 4, seed: int = 0,
-                 normalize: bool = False, video_ids: list[str] | None = None, samples_per_video: int | None = None):
+                 normalize: bool = False, video_ids: list[str] | None = None, samples_per_video: int | None = None,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
         if not 1 <= k_min <= k_max:
             raise ValueError(f"need 1 <= k_min <= k_max, got k_min={k_min}, k_max={k_max}")
+        if cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be >= 0, got {cache_bytes}")
         self.url = store.url if isinstance(store, FrameStore) else str(store)
         self._store = store if isinstance(store, FrameStore) else None
         self._arrays: dict = {}
+        self.cache = ChunkCache(cache_bytes)
         opened = self.store
         ids = video_ids if video_ids is not None else opened.video_ids()
         self.video_ids = [v for v in ids if opened.attrs(v)["n_frames"] > k_max]
@@ -43,6 +89,7 @@ class PairDataset(Dataset):
         state = dict(self.__dict__)
         state["_store"] = None
         state["_arrays"] = {}
+        state["cache"] = ChunkCache(self.cache.max_bytes)
         return state
 
     def __len__(self) -> int:
@@ -56,7 +103,7 @@ class PairDataset(Dataset):
         return self.video_ids[v], t, k
 
     def _frame(self, frame: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)
+        x = torch.from_numpy(np.array(frame)).permute(2, 0, 1)  # a copy: never hand out a view of the cache
         return x.float().div_(255.0) if self.normalize else x
 
     def _rgb(self, vid: str):
@@ -64,9 +111,24 @@ class PairDataset(Dataset):
             self._arrays[vid] = self.store.frames(vid)
         return self._arrays[vid]
 
+    def frames(self, vid: str, ts: list[int]) -> list[np.ndarray]:
+        """Frames `ts` of a video (H×W×3 uint8 views), through the chunk cache."""
+        rgb = self._rgb(vid)
+        c = rgb.chunks[0]
+        chunks = {j: self.cache.get((vid, j)) for j in sorted({t // c for t in ts})}
+        missing = [j for j, chunk in chunks.items() if chunk is None]
+        if missing:
+            lo, hi = missing[0], missing[-1]
+            block = rgb[lo * c : (hi + 1) * c]  # every missing chunk in one zarr read
+            for j in missing:
+                # A chunk of its own (not a view of the block), so evicting it frees its memory.
+                chunks[j] = block if lo == hi else block[(j - lo) * c : (j - lo + 1) * c].copy()
+                self.cache.put((vid, j), chunks[j])
+        return [chunks[t // c][t % c] for t in ts]
+
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < self.n:
             raise IndexError(i)
         vid, t, k = self.index(i)
-        pair = self._rgb(vid)[t : t + k + 1 : k]  # both frames in one read
-        return {"frame_t": self._frame(pair[0]), "frame_tk": self._frame(pair[1]), "video_id": vid, "t": t, "k": k}
+        frame_t, frame_tk = self.frames(vid, [t, t + k])
+        return {"frame_t": self._frame(frame_t), "frame_tk": self._frame(frame_tk), "video_id": vid, "t": t, "k": k}
