@@ -1,8 +1,11 @@
 """The comparison: no pretraining vs LAM latent pretraining vs IDM pseudo-label pretraining (VPT).
 
 Every arm is finetuned on the same labelled episodes with the same budget and evaluated on the same
-seeds; optionally the number of labelled demos is swept. Each finished run leaves its eval_info.json,
-so re-running the command skips what is done (and unfinished training resumes from its checkpoints).
+seeds; optionally the number of labelled demos is swept. Each finished run leaves its eval_info.json
+and the fingerprint of the config it ran under (arm_config.json), so re-running the command skips what
+is done under the same config, redoes what was done under another, and resumes unfinished training
+from its checkpoints. (The LAM arm that the main pipeline trained in place has no fingerprint: the
+pipeline's own stages are rerun when their config changes.)
 """
 
 from __future__ import annotations
@@ -26,16 +29,44 @@ def eval_config(cfg: DictConfig) -> EvalConfig:
     return EvalConfig(**{k: v for k, v in d.items() if k in EvalConfig.__dataclass_fields__})
 
 
+def arm_fingerprint(cfg: DictConfig) -> str:
+    """Hash of everything an arm's result depends on (not the list of arms or sweep points)."""
+    import hashlib
+
+    keys = ["seed", "data", "lam", "idm", "policy", "pretrain", "finetune", "eval"]
+    full = OmegaConf.to_container(cfg, resolve=True)
+    part = {k: full[k] for k in keys if k in full}
+    return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _done(run_dir: Path, done_file: Path, fingerprint: str) -> bool:
+    """done_file exists and was made under this config (or by the pipeline, which has no fingerprint)."""
+    stamp = run_dir / "arm_config.json"
+    if not done_file.is_file():
+        return False
+    if stamp.is_file() and json.loads(stamp.read_text())["config"] != fingerprint:
+        log.info("%s was run under another config: running it again", run_dir)
+        return False
+    return True
+
+
+def _stamp(run_dir: Path, fingerprint: str) -> None:
+    (run_dir / "arm_config.json").write_text(json.dumps({"config": fingerprint}))
+
+
 def _pretrain_arm(cfg: DictConfig, arm: str, out: Path) -> Path:
     from vla.policy.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
-    if not (run_dir / "model" / "manifest.json").is_file():
+    fingerprint = arm_fingerprint(cfg)
+    if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
+        fresh = (run_dir / "arm_config.json").is_file()  # a finished run under another config: start over
         sub = cfg.copy()
         OmegaConf.update(sub, "pretrain.target", ARM_TARGET[arm])
         OmegaConf.update(sub, "paths.pretrain", str(run_dir))
-        OmegaConf.update(sub, "resume", True)  # a killed comparison picks up where it stopped
+        OmegaConf.update(sub, "resume", not fresh)  # a killed comparison picks up where it stopped
         run_pretrain(sub)
+        _stamp(run_dir, fingerprint)
     return run_dir / "model"
 
 
@@ -50,6 +81,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     if unknown:
         raise ValueError(f"comparison.arms: unknown {unknown}; choose from {sorted(ARM_TARGET)}")
     pretrained = {arm: _pretrain_arm(cfg, arm, out) for arm in arms if ARM_TARGET[arm]}
+    fingerprint = arm_fingerprint(cfg)
     ecfg = eval_config(cfg)
     rows = []
     for demos in cfg.comparison.demos:
@@ -57,14 +89,15 @@ def run_experiment(cfg: DictConfig) -> dict:
         for arm in arms:
             run_dir = out / f"{arm}_demos{demos if demos is not None else 'all'}"
             info_path = run_dir / "eval" / "eval_info.json"
-            if not info_path.is_file():
+            if not _done(run_dir, info_path, fingerprint):
                 if data is None:  # decoded once, shared by every arm: the same finetuning data
                     data = load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, demos)
                 sub = cfg.copy()
-                OmegaConf.update(sub, "resume", True)
+                OmegaConf.update(sub, "resume", not (run_dir / "arm_config.json").is_file())
                 ft = run_finetune(sub, out_dir=run_dir, init="none" if arm == "none" else "pretrained",
                                   pretrain_dir=pretrained.get(arm), max_episodes=demos, data=data)
                 evaluate_checkpoint(run_dir / "model", ecfg, run_dir / "eval")
+                _stamp(run_dir, fingerprint)
                 n_demos = len(ft["episodes"])
             else:
                 n_demos = len(json.loads((run_dir / "metrics.json").read_text())["episodes"])
