@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from vla.checkpoint import file_sha256
 from vla.data.store import FrameStore
-from vla.data.video import iter_frames, probe
+from vla.data.video import VideoReader
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
 @dataclass
 class IngestConfig:
     image_size: int = 64
-    chunk_frames: int = 16
+    chunk_frames: int = 64  # frames per compressed chunk: ~0.8 MB raw at 64 px; fewer, larger writes and reads
     write_frames: int = 128  # frames decoded before each write (a multiple of chunk_frames)
     min_frames: int = 8  # shorter videos cannot give a frame pair at the largest gap
     workers: int = 2
@@ -108,7 +108,7 @@ def _lerobot_frames(src: Source, size: int):
         yield (img.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
 
 
-def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
+def ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict:
     """Decode one source into its group; return its attrs, or raise with the reason."""
     path = Path(src.path)
     if not path.exists():
@@ -116,17 +116,19 @@ def ingest_one(store_url: str, src: Source, cfg: IngestConfig) -> dict:
     if src.kind == "file":
         if not path.is_file() or path.stat().st_size == 0:
             raise IngestError("empty file" if path.is_file() else "not a file")
-        fps, expected = probe(src.path)
-        frames = iter_frames(src.path, cfg.image_size)
-        digest = file_sha256(src.path)
-    else:
-        from vla.data.lerobot_io import open_dataset
+        with VideoReader(src.path, cfg.image_size) as video:  # one open: fps, frame count, frames
+            return _write_video(store, src, cfg, video, video.fps, video.n_frames, file_sha256(src.path))
+    from vla.data.lerobot_io import open_dataset
 
-        meta = open_dataset(src.path).meta
-        fps, expected = float(meta.fps), int(meta.episodes[src.episode]["length"])
-        frames = _lerobot_frames(src, cfg.image_size)
-        digest = hashlib.sha256(f"{path.resolve()}#{src.episode}".encode()).hexdigest()
-    store = FrameStore(store_url, mode="a")
+    meta = open_dataset(src.path).meta
+    digest = hashlib.sha256(f"{path.resolve()}#{src.episode}".encode()).hexdigest()
+    return _write_video(store, src, cfg, _lerobot_frames(src, cfg.image_size), float(meta.fps),
+                        int(meta.episodes[src.episode]["length"]), digest)
+
+
+def _write_video(store: FrameStore | str, src: Source, cfg: IngestConfig, frames, fps: float,
+                 expected: int | None, digest: str) -> dict:
+    store = store if isinstance(store, FrameStore) else FrameStore(store, mode="a")
     buf: list[np.ndarray] = []
     rgb, n = None, 0
     try:
@@ -161,21 +163,34 @@ def _flush(store: FrameStore, vid: str, rgb, n: int, buf: list, cfg: IngestConfi
     return rgb, n + len(block)
 
 
+_run_store: FrameStore | None = None  # this process's handle on the store of the current run
+
+
+def _open_run_store(store: FrameStore | str | None) -> None:
+    global _run_store  # opened once per process and run, not once per video
+    _run_store = FrameStore(store, mode="a") if isinstance(store, str) else store
+
+
 def _work(job: tuple) -> tuple[Source, dict | None, str | None]:
-    store_url, src, cfg = job
+    src, cfg = job
     try:
-        return src, ingest_one(store_url, src, cfg), None
+        return src, ingest_one(_run_store, src, cfg), None
     except Exception as e:  # any decoder failure is a reason to skip this file, not to stop the run
         return src, None, f"{type(e).__name__}: {e}" if not isinstance(e, IngestError) else str(e)
 
 
 @contextlib.contextmanager
-def _pool(workers: int, n_jobs: int):
+def _pool(workers: int, n_jobs: int, store: FrameStore):
     """Worker processes when there is parallel work to do; in-process otherwise (no start-up cost)."""
     if workers <= 1 or n_jobs <= 1:
-        yield None
+        _open_run_store(store)
+        try:
+            yield None
+        finally:
+            _open_run_store(None)
         return
-    pool = mp.get_context("spawn").Pool(min(workers, n_jobs))  # spawn: no forked zarr/asyncio state
+    # spawn: no forked zarr/asyncio state
+    pool = mp.get_context("spawn").Pool(min(workers, n_jobs), initializer=_open_run_store, initargs=(store.url,))
     try:
         yield pool
     finally:
@@ -186,11 +201,12 @@ def _pool(workers: int, n_jobs: int):
 def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     sources = find_sources(inputs)
     store = FrameStore(store_url, mode="a")
-    todo = [s for s in sources if not store.is_complete(s.video_id)]
+    complete = set(store.video_ids())  # one listing, not two metadata reads per source
+    todo = [s for s in sources if s.video_id not in complete]
     log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
     skipped, done = [], []
-    jobs = [(store_url, s, cfg) for s in todo]
-    with _pool(cfg.workers, len(jobs)) as pool:
+    jobs = [(s, cfg) for s in todo]
+    with _pool(cfg.workers, len(jobs), store) as pool:
         results = pool.imap_unordered(_work, jobs) if pool else map(_work, jobs)
         for src, attrs, err in tqdm(results, total=len(jobs), desc="ingest", unit="video"):
             if err is None:
@@ -200,7 +216,7 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
             skipped.append({"source": src.path, "video_id": src.video_id, "reason": err})
             if cfg.fail_fast:
                 raise IngestError(f"ingest stopped (fail_fast) at {src.path}: {err}")
-    summary = FrameStore(store_url).summary()
+    summary = store.summary()
     report = {**summary, "ingested_this_run": sorted(done), "skipped": skipped}
     report_path = Path(str(store_url).rstrip("/") + ".ingest_report.json")
     if "://" not in str(store_url):

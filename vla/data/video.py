@@ -27,20 +27,38 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> 
     os.replace(tmp, path)
 
 
-def probe(path: str) -> tuple[float, int | None]:
-    """(fps, frame count if the container knows it)."""
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0) or 30.0
-        return fps, (stream.frames or None)
+class VideoReader:
+    """One open container: fps and frame count (when the container knows it) up front, then the frames
+    as H×W×3 uint8 RGB, resized to size×size by the decoder's scaler when asked."""
+
+    def __init__(self, path: str, size: int | None = None):
+        self._container = av.open(path)
+        if not self._container.streams.video:
+            self._container.close()
+            raise ValueError(f"no video stream in {path}")
+        self._stream = self._container.streams.video[0]
+        self.fps = float(self._stream.average_rate or self._stream.guessed_rate or 0) or 30.0
+        self.n_frames = self._stream.frames or None
+        self.size = size
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self._stream.thread_type = "AUTO"
+        for frame in self._container.decode(self._stream):
+            if self.size is not None and (frame.width != self.size or frame.height != self.size):
+                frame = frame.reformat(width=self.size, height=self.size, format="rgb24")
+            yield frame.to_ndarray(format="rgb24")
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def iter_frames(path: str, size: int | None = None) -> Iterator[np.ndarray]:
     """Decode every frame as H×W×3 uint8 RGB, resized to size×size by the decoder's scaler when asked."""
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            if size is not None and (frame.width != size or frame.height != size):
-                frame = frame.reformat(width=size, height=size, format="rgb24")
-            yield frame.to_ndarray(format="rgb24")
+    with VideoReader(path, size) as video:
+        yield from video
