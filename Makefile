@@ -37,6 +37,8 @@ help:
 
 setup: $(STAMP)
 
+# Bytecode is compiled once at set-up: with PYTHONDONTWRITEBYTECODE=1 (set on some machines) every
+# process would otherwise recompile torch/transformers from source, ~25 s per subprocess on 2 cores.
 # uv: the one on PATH only if it runs (a pyenv shim named uv can exist and fail), else the chosen python's.
 
 $(STAMP): pyproject.toml
@@ -53,6 +55,7 @@ $(STAMP): pyproject.toml
 	uv --version >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
 	[ -x $(PY) ] || $$uv venv -q -p "$$py" $(VENV); \
 	$$uv pip install -q -p $(PY) -e ".[$(EXTRAS)]"; \
+	echo "setup: compiling bytecode"; $(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true; \
 	touch $(STAMP); echo "setup: done ($(VENV))"
 
 demo: setup

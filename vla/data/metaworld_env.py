@@ -11,7 +11,8 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 
@@ -25,8 +26,12 @@ ACTION_DIM = 4
 @lru_cache(maxsize=1)
 def _lerobot_metaworld_config() -> dict:
     # LeRobot ships the task instructions and expert mapping; reusing them keeps our data hub-compatible.
-    text = resources.files("lerobot.envs").joinpath("metaworld_config.json").read_text()
-    return json.loads(text)
+    # The file is read by path: importing lerobot.envs pulls in transformers and torch._dynamo (~20 s on
+    # 2 busy cores) in every sim worker, for one JSON file.
+    spec = importlib.util.find_spec("lerobot")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("lerobot is not installed: it provides envs/metaworld_config.json (pip install lerobot)")
+    return json.loads((Path(spec.submodule_search_locations[0]) / "envs" / "metaworld_config.json").read_text())
 
 
 def task_instruction(task: str) -> str:
