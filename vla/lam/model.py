@@ -1,6 +1,6 @@
 """Latent action model: q(z | o_t, o_{t+k}) with a discrete z, trained by predicting o_{t+k} from (o_t, z).
 
-encoder:   conv stack over the channel-stacked pair (6 channels), average-pooled over space, then
+encoder:   conv stack over (o_t, o_{t+k} - o_t) (6 channels), max-pooled over space, then
            n_tokens vectors of code_dim. The pooling is on purpose: a code that cannot say *where*
            something is has to say *what happened* (with a flatten, a small model learns to encode
            the future position of the moving object instead of its motion).
@@ -101,25 +101,25 @@ class FrozenFeatures(nn.Module):
 
 
 class CodeUNet(nn.Module):
-    """o_t -> residual for o_{t+k}: three stride-2 convs down, three transposed convs up with skips,
-    and the code vector z concatenated (broadcast over space) at every scale on the way up."""
+    """o_t -> residual for o_{t+k}: conv_stack down, three transposed convs up with skips, and the
+    code vector z concatenated (broadcast over space) at every scale on the way up."""
 
     def __init__(self, channels: int, width: int, z_dim: int):
         super().__init__()
-        w1, w2, w3 = width, min(2 * width, 128), min(4 * width, 256)
-        self.down = nn.ModuleList([nn.Conv2d(channels, w1, 4, 2, 1), nn.Conv2d(w1, w2, 4, 2, 1),
-                                   nn.Conv2d(w2, w3, 4, 2, 1)])
+        self.down, _ = conv_stack(channels, width)
+        w1, w2, w3 = (m.out_channels for m in self.down if isinstance(m, nn.Conv2d))
         self.up = nn.ModuleList([nn.ConvTranspose2d(w3 + z_dim, w2, 4, 2, 1),
                                  nn.ConvTranspose2d(2 * w2 + z_dim, w1, 4, 2, 1),
                                  nn.ConvTranspose2d(2 * w1 + z_dim, channels, 4, 2, 1)])
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         skips = []
-        for conv in self.down:
-            x = F.gelu(conv(x))
-            skips.append(x)
+        for layer in self.down:
+            x = layer(x)
+            if isinstance(layer, nn.GELU):  # the output of each scale
+                skips.append(x)
         h = skips.pop()
-        for i, up in enumerate(self.up):
+        for up in self.up:
             h = torch.cat([h, z[:, :, None, None].expand(-1, -1, *h.shape[2:])], 1)
             h = up(h)
             if skips:
