@@ -65,16 +65,9 @@ def stages(cfg) -> list[Stage]:
     ]
 
 
-def config_fingerprint(cfg) -> str:
-    """Hash of the resolved config: a stage done under another config is not reused."""
-    import hashlib
-
-    from omegaconf import OmegaConf
-
-    return hashlib.sha256(OmegaConf.to_yaml(cfg, resolve=True).encode()).hexdigest()[:16]
-
-
 def run_stage(stage: Stage, overrides: list[str], done_dir: Path, cfg, reuse: bool = True) -> dict:
+    from vla.eval.experiment import config_fingerprint
+
     marker = done_dir / f"{stage.name}.json"
     fingerprint = config_fingerprint(cfg)
     resume = not marker.is_file()  # no marker: first run, or killed part-way (training resumes)

@@ -29,19 +29,27 @@ def eval_config(cfg: DictConfig) -> EvalConfig:
     return EvalConfig(**{k: v for k, v in d.items() if k in EvalConfig.__dataclass_fields__})
 
 
-def arm_fingerprint(cfg: DictConfig) -> str:
-    """Hash of everything an arm's result depends on (not the list of arms or sweep points)."""
+STAMP = "arm_config.json"  # in each run dir: the fingerprint of the config it finished under
+ARM_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain", "finetune", "eval"]  # what an arm's result depends on
+
+
+def config_fingerprint(cfg: DictConfig, keys: list[str] | None = None) -> str:
+    """Hash of the resolved config, or of its top-level `keys` only."""
     import hashlib
 
-    keys = ["seed", "data", "lam", "idm", "policy", "pretrain", "finetune", "eval"]
     full = OmegaConf.to_container(cfg, resolve=True)
-    part = {k: full[k] for k in keys if k in full}
+    part = full if keys is None else {k: full[k] for k in keys if k in full}
     return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def arm_fingerprint(cfg: DictConfig) -> str:
+    """Fingerprint of what an arm's result depends on (not the list of arms or sweep points)."""
+    return config_fingerprint(cfg, ARM_KEYS)
 
 
 def _done(run_dir: Path, done_file: Path, fingerprint: str) -> bool:
     """done_file exists and was made under this config (or by the pipeline, which has no fingerprint)."""
-    stamp = run_dir / "arm_config.json"
+    stamp = run_dir / STAMP
     if not done_file.is_file():
         return False
     if stamp.is_file() and json.loads(stamp.read_text())["config"] != fingerprint:
@@ -51,16 +59,15 @@ def _done(run_dir: Path, done_file: Path, fingerprint: str) -> bool:
 
 
 def _stamp(run_dir: Path, fingerprint: str) -> None:
-    (run_dir / "arm_config.json").write_text(json.dumps({"config": fingerprint}))
+    (run_dir / STAMP).write_text(json.dumps({"config": fingerprint}))
 
 
-def _pretrain_arm(cfg: DictConfig, arm: str, out: Path) -> Path:
+def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Path:
     from vla.policy.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
-    fingerprint = arm_fingerprint(cfg)
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
-        fresh = (run_dir / "arm_config.json").is_file()  # a finished run under another config: start over
+        fresh = (run_dir / STAMP).is_file()  # a finished run under another config: start over
         sub = cfg.copy()
         OmegaConf.update(sub, "pretrain.target", ARM_TARGET[arm])
         OmegaConf.update(sub, "paths.pretrain", str(run_dir))
@@ -80,8 +87,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     unknown = [a for a in arms if a not in ARM_TARGET]
     if unknown:
         raise ValueError(f"comparison.arms: unknown {unknown}; choose from {sorted(ARM_TARGET)}")
-    pretrained = {arm: _pretrain_arm(cfg, arm, out) for arm in arms if ARM_TARGET[arm]}
     fingerprint = arm_fingerprint(cfg)
+    pretrained = {arm: _pretrain_arm(cfg, arm, out, fingerprint) for arm in arms if ARM_TARGET[arm]}
     ecfg = eval_config(cfg)
     rows = []
     for demos in cfg.comparison.demos:
@@ -93,7 +100,7 @@ def run_experiment(cfg: DictConfig) -> dict:
                 if data is None:  # decoded once, shared by every arm: the same finetuning data
                     data = load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, demos)
                 sub = cfg.copy()
-                OmegaConf.update(sub, "resume", not (run_dir / "arm_config.json").is_file())
+                OmegaConf.update(sub, "resume", not (run_dir / STAMP).is_file())
                 ft = run_finetune(sub, out_dir=run_dir, init="none" if arm == "none" else "pretrained",
                                   pretrain_dir=pretrained.get(arm), max_episodes=demos, data=data)
                 evaluate_checkpoint(run_dir / "model", ecfg, run_dir / "eval")
