@@ -70,6 +70,23 @@ def test_fail_fast_stops_on_first_bad_input(sim_corpus, tmp_path):
         ingest(str(folder), str(tmp_path / "s.zarr"), IngestConfig(image_size=32, workers=1, fail_fast=True))
 
 
+def test_worker_processes_write_what_one_process_writes(sim_corpus, frame_store, tmp_path):
+    """Two worker processes, several write blocks per video, bad inputs among the good ones."""
+    root, _ = sim_corpus
+    folder = _bad_inputs(sim_corpus, tmp_path / "in")
+    (folder / "good.mp4").unlink()
+    for f in (root / "videos").glob("*.mp4"):
+        shutil.copy(f, folder / f.name)
+    url = str(tmp_path / "s.zarr")
+    report = ingest(str(folder), url, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=2))
+    assert sorted(os.path.basename(s["source"]) for s in report["skipped"]) == ["empty.mp4", "random.webm",
+                                                                                 "truncated.mp4"]
+    one, two = FrameStore(frame_store[0]), FrameStore(url)
+    assert two.all_groups() == two.video_ids() == one.video_ids()
+    for vid in one.video_ids():
+        np.testing.assert_array_equal(two.frames(vid)[:], one.frames(vid)[:])
+
+
 def test_missing_store_and_array_errors_name_them(frame_store, tmp_path):
     with pytest.raises(StoreError, match="not found"):
         FrameStore(str(tmp_path / "nope.zarr"))
