@@ -57,3 +57,18 @@ def test_stats_come_from_the_selected_episodes(teleop_root):
 def test_too_many_episodes_is_refused(teleop_root):
     with pytest.raises(ValueError, match="max_episodes=99"):
         load_chunks(teleop_root, 4, max_episodes=99)
+
+
+def test_finetune_resume_reproduces_the_uninterrupted_run(tmp_path, latent_pretrain, backbone_dir, teleop_root):
+    """LoRA adapter, action head and optimizer state all come back from the step-3 checkpoint."""
+    kw = dict(ckpt_every=3, eval_every=100, lr=3e-3)
+    run = lambda out, steps, **extra: finetune(  # noqa: E731
+        tiny_policy_cfg(), tiny_train_cfg(steps=steps, **kw), teleop_root, out, backbone_dir,
+        init="pretrained", pretrain_dir=latent_pretrain[0] / "model", **extra)
+    run(tmp_path / "straight", 6)
+    run(tmp_path / "split", 3)
+    m = run(tmp_path / "split", 6, resume=True)
+    assert m["resumed_from"] == 3 and [h["step"] for h in m["history"]] == list(range(1, 7))
+    a = VLAPolicy.from_pretrained(tmp_path / "straight" / "model").state_dict()
+    b = VLAPolicy.from_pretrained(tmp_path / "split" / "model").state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
