@@ -1,6 +1,6 @@
 """`vla-sim-robot loop`: sim robot + policy node in one process over real DDS, N episodes, one JSON.
 
-Both nodes share an rclpy Context on a private ROS_DOMAIN_ID and a MultiThreadedExecutor; arming goes
+Both nodes share an rclpy Context on a private ROS_DOMAIN_ID, each in its own executor; arming goes
 through the real `~/arm` service. `checkpoint=expert` swaps the model for `SimExpertPolicy`, MetaWorld's
 scripted expert, which needs the privileged 39-d sim state: it therefore runs inside the sim process and
 reads the task directly (the policy node never sees that state). Used to test the loop independently
@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,10 +82,10 @@ def run_loop(r, policy=None) -> dict:
     """Run `r.episodes` episodes (r: the `robot` config) and return the loop statistics."""
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from robot.policy_node import PolicyNode
+    from robot.policy_node import PolicyNode, make_executor
     from robot.sim_robot_node import SimRobotNode
 
     domain_id = int(r.domain_id) if r.domain_id is not None else private_domain_id()
@@ -106,8 +107,14 @@ def run_loop(r, policy=None) -> dict:
         nodes.append(node)
         client = rclpy.create_node("vla_loop", context=ctx)
         nodes.append(client)
-        executor = MultiThreadedExecutor(num_threads=4, context=ctx)
-        for n in nodes:
+        # The policy node spins in its own executor and thread, as in its own process; the simulated
+        # robot (physics + rendering in its timer) must not delay the node's control ticks.
+        node_executor = make_executor(ctx)
+        node_executor.add_node(node)
+        spinner = threading.Thread(target=node_executor.spin, name="policy-node", daemon=True)
+        spinner.start()
+        executor = SingleThreadedExecutor(context=ctx)
+        for n in (sim, client):
             executor.add_node(n)
         if not call_arm(executor, client, "/vla_policy/arm", True):
             raise RuntimeError("the policy node refused ~/arm")
@@ -121,6 +128,8 @@ def run_loop(r, policy=None) -> dict:
                     bar.update(len(sim.results) - bar.n)
         seconds = time.monotonic() - t0
         node.stop()
+        node_executor.shutdown()
+        spinner.join(timeout=5.0)
         stats = loop_stats(node, sim, seconds, float(r.rate_hz))
         stats.update(domain_id=domain_id, task=str(r.task), checkpoint=str(r.checkpoint),
                      timed_out=not sim.finished.is_set())

@@ -27,7 +27,7 @@ from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
@@ -318,6 +318,18 @@ class PolicyNode(Node):
         self.worker.join(timeout=2.0)
 
 
+def make_executor(context=None) -> SingleThreadedExecutor:
+    """The executor `vla-policy-node` spins in (the bench and the closed loop use it too).
+
+    Single-threaded on purpose: every callback here is short (inference has its own thread, so no
+    callback waits on the model), and rclpy's MultiThreadedExecutor, whose spin loop competes for the
+    GIL with the callbacks it dispatches, made control ticks late: side by side in bench/ros_loop.py,
+    p99 tick jitter 9.4 ms vs 3.8 ms (another job on the 2 cores), and 100-400 ms when a peer node
+    shared the executor. The callback groups stay: they keep the node correct under a multi-threaded
+    executor too."""
+    return SingleThreadedExecutor(context=context)
+
+
 def _raise_interrupt(*_):
     raise KeyboardInterrupt
 
@@ -329,7 +341,7 @@ def main(args=None) -> None:
     node = executor = None
     try:
         node = PolicyNode()
-        executor = MultiThreadedExecutor(num_threads=3)
+        executor = make_executor()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -9,7 +9,6 @@ import pytest
 
 import rclpy  # noqa: E402
 from rclpy.context import Context  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from robot_support import ConstantPolicy  # noqa: E402,F401  (a unique module name: every tests/ dir has a conftest)
 
@@ -35,7 +34,7 @@ class Harness:
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Bool, Float64MultiArray, String
 
-        from robot.policy_node import COMMAND_QOS, LATCHED_QOS, PolicyNode
+        from robot.policy_node import COMMAND_QOS, LATCHED_QOS, PolicyNode, make_executor
         from rclpy.qos import qos_profile_sensor_data
 
         params = {"control_rate_hz": 30.0, "warmup": False, **params}
@@ -52,7 +51,7 @@ class Harness:
         kind = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,
                 "twist_stamped": TwistStamped}[params.get("output_type", "float64_array")]
         self.peer.create_subscription(kind, "command", self.commands.append, COMMAND_QOS)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=ctx)
+        self.executor = make_executor(ctx)  # what vla-policy-node spins in
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
         self.camera_on = True
