@@ -76,6 +76,9 @@ class SimRobotNode(Node):
         self._ready.wait()
         if self._error is not None:
             raise self._error
+        # The sim steps only when a command arrives, so without this line a waiting robot looks hung.
+        self.get_logger().info(f"ready: {self.p['task']} at {self.p['rate_hz']} Hz, publishing camera/image_raw "
+                               f"and joint_states; the episode advances one step per command")
 
     def _sim_loop(self) -> None:
         from vla.data.metaworld_env import MetaWorldTask  # ValueError naming the task if unknown
