@@ -149,6 +149,11 @@ def plot_results(rows: list[dict], path: Path) -> None:
         y = [r["success_rate"] for r in pts]
         err = [[r["success_rate"] - r["ci95"][0] for r in pts], [r["ci95"][1] - r["success_rate"] for r in pts]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=pts[0]["label"])
+    # Ticks only at the swept demo counts: the offsets above would otherwise read as fractional demos.
+    demos = sorted({r["demos"] for r in rows})
+    ax.set_xticks(demos, [str(d) for d in demos])
+    if len(demos) == 1:
+        ax.set_xlim(demos[0] * 0.9, demos[0] * 1.1)
     ax.set_xlabel("labelled demos (episodes)"), ax.set_ylabel("success rate (95% Wilson CI)")
     ax.set_ylim(-0.02, 1.02), ax.legend(), ax.set_title("closed-loop success vs labelled demos")
     fig.tight_layout()
