@@ -6,8 +6,9 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= dev,ros
-# FFmpeg 5 (Debian 12) libraries: torchcodec's FFmpeg-5 build also links libavdevice and libavfilter; without
-# them it fails to load and LeRobot falls back to PyAV (with a long traceback in every process).
+# Debian 12 names: EGL/OSMesa for headless MuJoCo, then FFmpeg 5. torchcodec's FFmpeg-5 build also links
+# libavdevice and libavfilter; without them it fails to load and LeRobot falls back to PyAV (with a long
+# traceback in every process).
 APT_PKGS := libegl1 libgl1-mesa-dri libosmesa6 libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
 
 # Offline by default: nothing in the demo or the tests reaches a model hub.
