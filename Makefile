@@ -44,7 +44,7 @@ setup: $(STAMP)
 # process would otherwise recompile torch/transformers from source, ~25 s per subprocess on 2 cores.
 # uv: the one on PATH only if it runs (a pyenv shim named uv can exist and fail), else the chosen python's.
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@set -e; \
 	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
 	echo "setup: using $$py"; \
