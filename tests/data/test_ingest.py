@@ -127,3 +127,39 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
     assert a.video_ids() == b.video_ids() and len(a.video_ids()) == 36
     for vid in a.video_ids():
         np.testing.assert_array_equal(a.frames(vid)[:], b.frames(vid)[:])
+
+
+def test_a_worker_killed_mid_run_fails_the_run_and_a_rerun_finishes(sim_corpus, tmp_path):
+    """A dead worker (OOM killer, decoder crash) must end the run with a message, not hang it."""
+    import psutil
+
+    root, _ = sim_corpus
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        for src in (root / "videos").glob("*.mp4"):
+            shutil.copy(src, many / f"{src.stem}_{i}.mp4")
+    url = str(tmp_path / "s.zarr")
+    args = [f"data.ingest.inputs={many}", f"data.ingest.store={url}", "data.ingest.workers=2",
+            "data.ingest.image_size=32", "data.ingest.chunk_frames=4"]
+    proc = subprocess.Popen([sys.executable, "-m", "vla.cli.data", "ingest", *args], stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(Path(url).glob("*/zarr.json")):  # workers are writing
+            time.sleep(0.05)
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(p.cmdline())]
+        assert workers, "no worker processes found"
+        workers[0].kill()
+        _, err = proc.communicate(timeout=120)  # before: multiprocessing.Pool waited forever here
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and "worker process died" in err and "Traceback" not in err, err[-2000:]
+    done = FrameStore(url).video_ids()
+    assert len(done) < 120
+    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, workers=1))
+    assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(done)
+    store = FrameStore(url)
+    assert store.all_groups() == store.video_ids() and len(store.video_ids()) == 120

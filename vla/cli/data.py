@@ -49,9 +49,20 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     command, rest = argv[0], argv[1:]
     if command == "info" and rest and "=" not in rest[0]:
-        return info(rest[0])
+        from vla.data.store import StoreError
+
+        try:
+            return info(rest[0])
+        except StoreError as e:
+            raise SystemExit(f"vla-data info: {e}") from None
     cfg = load_config(rest)
-    {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
+    from vla.data.ingest import IngestError
+    from vla.data.store import StoreError
+
+    try:
+        {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
+    except (IngestError, StoreError) as e:  # a message, not a traceback: the cause is in the input or the run
+        raise SystemExit(f"vla-data {command}: {e}") from None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import json
 import logging
 import multiprocessing as mp
 import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,12 +121,18 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
     jobs = _jobs(cfg, video_dir, teleop_needed)
     teleop: dict[tuple, dict] = {}
     if jobs:
-        ctx = mp.get_context("spawn")  # a fresh process per worker: MuJoCo GL contexts do not survive fork
-        with ctx.Pool(max(1, min(cfg.workers, len(jobs)))) as pool:
-            for kind, task, seed, result in tqdm(pool.imap_unordered(_worker_episode, jobs), total=len(jobs),
-                                                 desc="sim episodes", unit="ep"):
-                if kind == "teleop":
-                    teleop[(task, seed)] = result
+        # spawn: a fresh process per worker (MuJoCo GL contexts do not survive fork). An executor, not a
+        # multiprocessing.Pool, so a worker that dies fails the run instead of leaving it waiting forever.
+        with ProcessPoolExecutor(max(1, min(cfg.workers, len(jobs))), mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_worker_episode, job) for job in jobs]
+            try:
+                for future in tqdm(as_completed(futures), total=len(jobs), desc="sim episodes", unit="ep"):
+                    kind, task, seed, result = future.result()
+                    if kind == "teleop":
+                        teleop[(task, seed)] = result
+            except BrokenProcessPool as e:
+                raise RuntimeError("a sim worker process died (killed, or out of memory); the finished videos are "
+                                   "kept, and re-running the same command renders only the rest") from e
     if teleop_needed:
         from vla.data.metaworld_env import task_instruction
 
