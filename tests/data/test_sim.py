@@ -34,18 +34,35 @@ def test_teleop_dataset_reloads_with_action_chunks(sim_corpus, tiny_sim):
 
 
 def test_teleop_and_video_seeds_are_disjoint_and_runs_are_deterministic(sim_corpus, tiny_sim, tmp_path):
+    from vla.data.metaworld_env import MetaWorldTask
+    from vla.data.sim import rollout
+    from vla.data.video import iter_frames
+
     root, _ = sim_corpus
     episodes = load_episodes(root / "teleop")
     video_seeds = {json.loads(line)["seed"] for line in (root / "videos" / "manifest.jsonl").read_text().splitlines()}
     assert len(episodes) == 2 and all(e.success for e in episodes)
-    # A second run from scratch renders the same pixels.
+    assert not video_seeds & {500_000, 500_001}
+    # The rollout itself (physics, expert, rendered pixels) is exactly reproducible from its seed.
+    runs = []
+    for _ in range(2):
+        with MetaWorldTask("reach-v3", tiny_sim.image_size, tiny_sim.camera, tiny_sim.max_steps) as env:
+            runs.append(rollout(env, 0, tiny_sim.max_steps, tiny_sim.tail_steps))
+    for key in ("images", "states", "actions"):
+        np.testing.assert_array_equal(runs[0][key], runs[1][key])
+    # A second run from scratch writes the same video. Compared decoded, not byte for byte: libx264 was
+    # seen to code identical input frames differently in about 1 of 35 worker processes on a loaded
+    # machine (a few pixels off by a few levels); a different seed is a different layout, far larger.
     again = generate(tiny_sim.__class__(**{**tiny_sim.__dict__, "video_episodes_per_task": 1,
                                            "teleop_episodes_per_task": 0}), tmp_path / "v", tmp_path / "t")
     assert again["videos"] == 1
-    a = (tmp_path / "v" / "reach-v3_0000000.mp4").read_bytes()
-    b = (root / "videos" / "reach-v3_0000000.mp4").read_bytes()
-    assert a == b
-    assert not video_seeds & {500_000, 500_001}
+    decode = lambda path: np.stack(list(iter_frames(str(path)))).astype(np.int16)  # noqa: E731
+    a, b = decode(tmp_path / "v" / "reach-v3_0000000.mp4"), decode(root / "videos" / "reach-v3_0000000.mp4")
+    other = decode(root / "videos" / "reach-v3_0000001.mp4")
+    assert a.shape == b.shape
+    n = min(len(a), len(other))
+    same_seed, other_seed = np.abs(a - b).mean(), np.abs(a[:n] - other[:n]).mean()
+    assert same_seed < 0.1 * other_seed, (same_seed, other_seed)
 
 
 def test_rerun_reuses_finished_work(sim_corpus, tiny_sim):
