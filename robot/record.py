@@ -1,7 +1,7 @@
 """`vla-record`: robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data.
 
-    vla-record bag=PATH out=DIR [fps=30]            # rosbag2 (db3 or mcap) read with `rosbags`
-    vla-record live out=DIR [episodes=N seconds=S]  # subscribe to the live topics (rclpy)
+    vla-record bag=PATH out=DIR [fps=30] [joints=a,b,...]   # rosbag2 (db3 or mcap) read with `rosbags`
+    vla-record live out=DIR [episodes=N seconds=S] [joints=a,b,...]  # the live topics (rclpy)
 
 Topics: camera/image_raw (Image), joint_states (JointState), command (Float64MultiArray, the action),
 instruction (String), episode (Int32, a new episode starts), success (Bool, the episode ended). One frame
@@ -40,26 +40,49 @@ class EpisodeBuffer:
 
 
 class EpisodeAssembler:
-    """Feed it messages in time order (`add(topic, msg)`); it cuts episodes and pairs observations with actions."""
+    """Feed it messages in time order (`add(topic, msg)`); it cuts episodes and pairs observations with actions.
 
-    def __init__(self):
+    `joints`: the state's joint order, taken from JointState by name (drivers publish joints in any order,
+    and may publish more than the arm's); without it the positions are used in message order. The state
+    size, action size and image shape are fixed by the first message of each and must stay so: a message
+    that differs is skipped and counted, as is any other bad message.
+    """
+
+    def __init__(self, joints: list[str] | None = None):
+        self.joints = list(joints) if joints else None
         self.episodes: list[EpisodeBuffer] = []
         self.current = EpisodeBuffer()
         self.image = self.state = None
+        self.shapes: dict[str, tuple] = {}   # first image / state / action shape seen
         self.instruction = ""
         self.skipped = 0
         self.ended = 0   # success messages seen: one per finished episode
+
+    def _fixed_shape(self, kind: str, value: np.ndarray) -> np.ndarray:
+        expected = self.shapes.setdefault(kind, value.shape)
+        if value.shape != expected:
+            raise ConversionError(f"{kind} shape {value.shape} differs from the recording's {expected}")
+        return value
 
     def add(self, topic: str, msg) -> None:
         topic = topic.lstrip("/")
         try:
             if topic == "camera/image_raw":
-                self.image = np.array(image_to_numpy(msg))
+                self.image = self._fixed_shape("image", np.array(image_to_numpy(msg)))
             elif topic == "joint_states":
-                self.state = joint_state_to_numpy(msg, 4)
+                dim = len(self.joints) if self.joints else len(msg.position)
+                if dim == 0:
+                    raise ConversionError("JointState has no positions")
+                self.state = self._fixed_shape("state", joint_state_to_numpy(msg, dim, self.joints))
+            elif topic == "command":
+                action = np.asarray(msg.data, np.float32)
+                if not action.size or not np.all(np.isfinite(action)):
+                    raise ConversionError(f"command is empty or not finite: {action.tolist()}")
+                self._fixed_shape("action", action)
         except ConversionError as err:
             self.skipped += 1
             log.warning("skipped bad %s message: %s", topic, err)
+            return
         if topic == "instruction":
             self.instruction = self.current.instruction = msg.data
         elif topic == "episode":
@@ -68,8 +91,7 @@ class EpisodeAssembler:
             self.current.success = self.current.success or bool(msg.data)
             self.ended += 1
         elif topic == "command":
-            action = np.asarray(msg.data, np.float32)
-            if self.image is None or self.state is None or action.shape != (4,) or not np.all(np.isfinite(action)):
+            if self.image is None or self.state is None:
                 self.skipped += 1
                 return
             self.current.images.append(self.image)
@@ -87,7 +109,12 @@ class EpisodeAssembler:
         self.cut()
         if not self.episodes:
             raise ValueError(f"no episodes found (need {sorted(TOPICS)}); {self.skipped} messages skipped")
-        writer = TeleopWriter(out, fps=fps, image_size=self.episodes[0].images[0].shape[0], repo_id="local/ros_record")
+        first = self.episodes[0]
+        state_dim, action_dim = len(first.states[0]), len(first.actions[0])
+        state_names = self.joints or [f"joint_{i}" for i in range(state_dim)]
+        action_names = state_names if action_dim == state_dim else [f"command_{i}" for i in range(action_dim)]
+        writer = TeleopWriter(out, fps=fps, image_size=first.images[0].shape[:2], repo_id="local/ros_record",
+                              state_names=state_names, action_names=action_names)
         for ep in self.episodes:
             successes = np.zeros(len(ep.actions), bool)
             successes[-1] = ep.success
@@ -99,14 +126,14 @@ class EpisodeAssembler:
         return Path(out)
 
 
-def record_bag(bag: str | Path, out: str | Path, fps: int = 30) -> Path:
+def record_bag(bag: str | Path, out: str | Path, fps: int = 30, joints: list[str] | None = None) -> Path:
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
 
     bag = Path(bag)
     if not bag.exists():
         raise FileNotFoundError(f"rosbag {bag} does not exist")
-    assembler = EpisodeAssembler()
+    assembler = EpisodeAssembler(joints)
     with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
         connections = [c for c in reader.connections if c.topic.lstrip("/") in TOPICS]
         if not connections:
@@ -163,14 +190,14 @@ def live_subscriptions(node, order: ReceiveOrder) -> None:
 
 
 def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0,
-                domain_id: int | None = None) -> Path:
+                domain_id: int | None = None, joints: list[str] | None = None) -> Path:
     """Subscribe to the topics until `episodes` episodes ended (success message), `seconds` passed or
     Ctrl-C; then write what was recorded. `domain_id` defaults to ROS_DOMAIN_ID."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
-    assembler, order = EpisodeAssembler(), ReceiveOrder()
+    assembler, order = EpisodeAssembler(joints), ReceiveOrder()
     ctx = Context()
     rclpy.init(context=ctx, domain_id=domain_id)
     node = rclpy.create_node("vla_record", context=ctx)
@@ -206,12 +233,14 @@ def main() -> None:
     live = bool(args) and args[0] == "live"
     kv = dict(a.split("=", 1) for a in args[live:] if "=" in a)
     if "out" not in kv or (not live and "bag" not in kv):
-        sys.exit("usage: vla-record bag=PATH out=DIR [fps=30] | vla-record live out=DIR [episodes=1 seconds=600]")
+        sys.exit("usage: vla-record bag=PATH out=DIR [fps=30 joints=a,b,...] | "
+                 "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]")
     fps = int(kv.get("fps", 30))
+    joints = [j for j in kv.get("joints", "").split(",") if j] or None
     if live:
-        out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)))
+        out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)), joints=joints)
     else:
-        out = record_bag(kv["bag"], kv["out"], fps)
+        out = record_bag(kv["bag"], kv["out"], fps, joints)
     print(f"vla-record: wrote LeRobot dataset {out}")
 
 

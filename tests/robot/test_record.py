@@ -164,3 +164,43 @@ def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
         executor.shutdown()
         robot.destroy_node()
     check_dataset(result["out"], events)
+
+
+def test_a_robots_own_joints_image_size_and_command_size_are_recorded(tmp_path):
+    """A 6-joint arm: the driver publishes its joints in its own order with an extra one, the camera is
+    48x64, the command is 7-d; a malformed JointState or a command of another size is skipped, not written."""
+    from robot.record import EpisodeAssembler
+
+    arm = ["shoulder", "upper_arm", "elbow", "wrist_1", "wrist_2", "wrist_3"]
+    published = ["wrist_3", "elbow", "finger", "shoulder", "wrist_1", "upper_arm", "wrist_2"]
+    rng = np.random.default_rng(0)
+    layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+    assembler, steps = EpisodeAssembler(joints=arm), []
+    assembler.add("/instruction", T["std_msgs/msg/String"](data="stack the cups"))
+    for step in range(8):
+        image = np.full((48, 64, 3), 20 + 25 * step, np.uint8)
+        joint_value = {name: float(i + step / 10) for i, name in enumerate(published)}
+        action = rng.uniform(-1, 1, 7)
+        assembler.add("/camera/image_raw", T["sensor_msgs/msg/Image"](
+            header=header(step), height=48, width=64, encoding="rgb8", is_bigendian=0, step=64 * 3,
+            data=image.reshape(-1)))
+        assembler.add("/joint_states", T["sensor_msgs/msg/JointState"](
+            header=header(step), name=published, position=np.array([joint_value[n] for n in published]),
+            velocity=np.zeros(0), effort=np.zeros(0)))
+        if step == 3:   # bad input: skipped, and the step keeps the last good state
+            assembler.add("/joint_states", T["sensor_msgs/msg/JointState"](
+                header=header(step), name=arm[:2], position=np.zeros(2), velocity=np.zeros(0), effort=np.zeros(0)))
+            assembler.add("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.zeros(3)))
+        assembler.add("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action))
+        steps.append((image, np.array([joint_value[n] for n in arm]), action))
+    assembler.add("/success", T["std_msgs/msg/Bool"](data=True))
+    assert assembler.skipped == 2
+    ds = open_dataset(assembler.write(tmp_path / "ds", fps=30))
+    assert ds.meta.features["observation.state"]["names"] == arm and ds.meta.features["action"]["shape"] == (7,)
+    assert len(ds) == 8
+    for i, (image, state, action) in enumerate(steps):
+        item = ds[i]
+        assert item["observation.image"].shape == (3, 48, 64)
+        np.testing.assert_allclose(item["observation.state"].numpy(), state, atol=1e-6)
+        np.testing.assert_allclose(item["action"].numpy(), action, atol=1e-6)
+        assert abs(item["observation.image"].numpy().mean() * 255 - image.mean()) < 6

@@ -13,17 +13,21 @@ from pathlib import Path
 
 import numpy as np
 
-from vla.data.metaworld_env import ACTION_DIM, STATE_DIM
-
 log = logging.getLogger(__name__)
 
 
-def teleop_features(image_size: int, use_video: bool = True) -> dict:
+def teleop_features(image_size: int | tuple[int, int], use_video: bool = True,
+                    state_names: list[str] | None = None, action_names: list[str] | None = None) -> dict:
+    """The dataset schema; the defaults are MetaWorld's (square image, 4-d state and action). A robot's
+    recording passes its own image (height, width) and joint/command names, whose count sets the shape."""
+    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    state_names = state_names or ["x", "y", "z", "gripper"]
+    action_names = action_names or ["dx", "dy", "dz", "gripper"]
     return {
-        "observation.image": {"dtype": "video" if use_video else "image", "shape": (image_size, image_size, 3),
+        "observation.image": {"dtype": "video" if use_video else "image", "shape": (h, w, 3),
                               "names": ["height", "width", "channels"]},
-        "observation.state": {"dtype": "float32", "shape": (STATE_DIM,), "names": ["x", "y", "z", "gripper"]},
-        "action": {"dtype": "float32", "shape": (ACTION_DIM,), "names": ["dx", "dy", "dz", "gripper"]},
+        "observation.state": {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
+        "action": {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
         "next.success": {"dtype": "bool", "shape": (1,), "names": None},
     }
 
@@ -31,14 +35,15 @@ def teleop_features(image_size: int, use_video: bool = True) -> dict:
 class TeleopWriter:
     """Appends episodes to a new LeRobot v3 dataset; `close()` finalises it (required to reload it)."""
 
-    def __init__(self, root: str | Path, fps: int, image_size: int, repo_id: str = "local/metaworld_sim",
-                 use_video: bool = True):
+    def __init__(self, root: str | Path, fps: int, image_size: int | tuple[int, int],
+                 repo_id: str = "local/metaworld_sim", use_video: bool = True,
+                 state_names: list[str] | None = None, action_names: list[str] | None = None):
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
         root = Path(root)
         if root.exists():
             raise FileExistsError(f"{root} already exists; LeRobotDataset.create needs a new directory")
-        self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=teleop_features(image_size, use_video),
+        self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=teleop_features(image_size, use_video, state_names, action_names),
                                              root=root, use_videos=use_video)
 
     def add_episode(self, images: np.ndarray, states: np.ndarray, actions: np.ndarray, successes: np.ndarray,
@@ -61,8 +66,8 @@ class Episode:
     episode_index: int
     instruction: str
     images: np.ndarray  # (T, H, W, 3) uint8
-    states: np.ndarray  # (T, STATE_DIM) float32
-    actions: np.ndarray  # (T, ACTION_DIM) float32
+    states: np.ndarray  # (T, state_dim) float32
+    actions: np.ndarray  # (T, action_dim) float32
     success: bool
 
 
