@@ -3,7 +3,9 @@
 Threads: DDS callbacks only convert and store the latest message (under a lock); an inference thread
 fills an action-chunk queue from the latest observation; a control timer in its own callback group pops
 one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
-waits on the model. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
+waits on the model. The timer is phase-locked to the chunks (robot/phase.py): each interval may be nudged
+by up to `phase_lock_max_shift_s` so ticks fall just after a steady camera's chunks land, instead of up to
+a period later. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
 
 Disarm (`~/arm` false) and e-stop: one safe command, then silence (a forward command controller repeats
 its last command, so going quiet after a velocity command would leave the robot moving).
@@ -37,6 +39,7 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+from robot.phase import PhaseLock
 from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
 
 OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
@@ -69,6 +72,10 @@ PARAMETERS = {
     "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
                          [IntegerRange(from_value=0, to_value=1000, step=1)]),
     "warmup": (True, "run dummy inferences before accepting ~/arm", None),
+    "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
+                               "chunks (robot/phase.py); 0 keeps a fixed period", _float_range(0.0, 0.01)),
+    "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to the tick that publishes it",
+                          _float_range(0.0, 0.05)),
     "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", _float_range(0.01, 100.0)),
 }
 
@@ -125,8 +132,11 @@ class PolicyNode(Node):
         self.command_pub = self.create_publisher(msg_type, "command", COMMAND_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         # The control timer has its own group so sensor callbacks and services never delay a tick.
-        self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick,
-                          callback_group=MutuallyExclusiveCallbackGroup())
+        self.control_timer = self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick,
+                                               callback_group=MutuallyExclusiveCallbackGroup())
+        self.phase = PhaseLock(self.control_timer.timer_period_ns, int(self.p["phase_lock_max_shift_s"] * 1e9),
+                               lead_ns=int(self.p["phase_lock_lead_s"] * 1e9))
+        self._timer_period_ns = self.phase.period_ns
         self.create_timer(1.0 / self.p["diagnostics_rate_hz"], self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
         if self.p["warmup"] and hasattr(self.policy, "warmup"):
@@ -154,6 +164,9 @@ class PolicyNode(Node):
             problems.append(f"action_low {p['action_low']} must be <= action_high {p['action_high']}")
         if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
             problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
+        if p["phase_lock_max_shift_s"] > 0.1 / p["control_rate_hz"]:
+            problems.append(f"phase_lock_max_shift_s={p['phase_lock_max_shift_s']} must be at most a tenth of the "
+                            f"control period ({1e3 / p['control_rate_hz']:.1f} ms)")
         if problems:
             raise ValueError(f"{self.get_name()}: invalid parameters: " + "; ".join(problems))
         return p
@@ -254,6 +267,9 @@ class PolicyNode(Node):
             with self.lock:
                 self.queue.clear()
                 self.queue.extend(chunk)
+                until_tick = self.control_timer.time_until_next_call()
+                if until_tick is not None:
+                    self.phase.chunk_ready(until_tick)
 
     # ---------------------------------------------------------------- control tick
     def _on_tick(self) -> None:
@@ -263,6 +279,9 @@ class PolicyNode(Node):
                 action = self.queue.popleft() if self.queue else None
                 command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
                 self.wake.notify()
+                period = self.phase.next_period()
+            if period != self._timer_period_ns:   # applies from the interval after the next (see robot/phase.py)
+                self.control_timer.timer_period_ns = self._timer_period_ns = period
             self.tick_times.append(now)
             if command is not None:
                 self.publish_command(command)
@@ -293,7 +312,8 @@ class PolicyNode(Node):
         pct = lambda a, q: float(np.percentile(a, q)) if a.size else float("nan")  # noqa: E731
         return {"armed": self.safety.armed, "estopped": self.safety.estopped, "queue_depth": len(self.queue),
                 "commands_sent": self.commands_sent, "inference_ms_p50": pct(lat, 50), "inference_ms_p99": pct(lat, 99),
-                "tick_ms_p50": pct(ticks, 50), "tick_ms_p99": pct(ticks, 99),
+                "tick_ms_p50": pct(ticks, 50), "tick_ms_p99": pct(ticks, 99), "phase_lock_nudges": self.phase.nudges,
+                "phase_error_ms": float("nan") if self.phase.last_error_ns is None else self.phase.last_error_ns / 1e6,
                 "safety_interventions": dict(self.safety.interventions), "bad_inputs": dict(self.bad_inputs)}
 
     def _publish_diagnostics(self) -> None:

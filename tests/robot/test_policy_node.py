@@ -1,5 +1,7 @@
 """PolicyNode over real DDS: arming, e-stop, watchdog, limits, bad input, parameters, output types."""
 
+import time
+
 import numpy as np
 import pytest
 from rclpy.parameter import Parameter
@@ -167,3 +169,64 @@ def test_shutdown_sends_final_safe_command(harness):
     h.node.stop()
     h.spin(0.5)
     np.testing.assert_allclose(h.values()[-1], np.zeros(4))
+
+
+class MarkerPolicy:
+    """action[0] = the image's top-left pixel / 255, so each command names the image it came from."""
+    action_dim, state_dim, chunk_size = 4, 4, 1
+
+    def predict_chunk(self, obs):
+        time.sleep(0.004)   # a steady 4 ms inference
+        return np.array([[obs["image"][0, 0, 0] / 255.0, 0.0, 0.0, 0.0]], np.float32)
+
+    def reset(self):
+        pass
+
+
+def _image_to_command_ms(h, seconds: float, camera_offset_s: float) -> float:
+    """A camera at exactly 30 Hz, `camera_offset_s` after the node's ticks as they were at the start;
+    median ms from publishing an image to receiving the command made from it (the last `seconds`/2)."""
+    from std_msgs.msg import Float64MultiArray
+
+    from robot.convert import numpy_to_image
+    from robot.policy_node import COMMAND_QOS
+    received = {}
+    h.peer.create_subscription(Float64MultiArray, "command",
+                               lambda m: received.setdefault(round(m.data[0] * 255), time.monotonic()), COMMAND_QOS)
+    period = 1 / 30
+    start = h.node.tick_times[-1] + camera_offset_s
+    while start < time.monotonic():
+        start += period
+    sent, k = {}, 0
+    while k < seconds * 30:
+        due = start + k * period
+        while time.monotonic() < due:
+            h.executor.spin_once(timeout_sec=0.0005)
+        marker = k % 200 + 20
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[0, 0, 0] = marker
+        h.joint_pub.publish(JointState(name=["hand_x", "hand_y", "hand_z", "gripper"], position=[0.0, 0.6, 0.2, 1.0]))
+        received.pop(marker, None)
+        h.image_pub.publish(numpy_to_image(image))
+        sent[marker] = (k, time.monotonic())
+        k += 1
+    h.spin(0.2)
+    late = [received[m] - t for m, (i, t) in sent.items() if i >= seconds * 15 and m in received]
+    assert len(late) > seconds * 10, f"only {len(late)} commands matched their images"
+    return float(np.median(late)) * 1e3
+
+
+def test_phase_lock_publishes_a_steady_cameras_chunks_sooner_than_a_fixed_timer(harness):
+    """Images land just after a tick: a fixed timer sends each command about a period later; the locked
+    timer moves its ticks to just after the chunks (the control is the same loop with the lock off)."""
+    medians = {}
+    for shift in (0.0, 0.001):
+        h = harness(MarkerPolicy(), phase_lock_max_shift_s=shift, refill_threshold=1, max_delta=10.0,
+                    stale_timeout_s=5.0)
+        assert h.arm() and h.spin(5.0, until=lambda: len(h.node.tick_times) > 3)
+        medians[shift] = _image_to_command_ms(h, seconds=6.0, camera_offset_s=0.002)
+        if shift:
+            assert h.node.phase.nudges > 0
+            ticks = np.diff(np.asarray(h.node.tick_times)[-60:])
+            assert np.median(np.abs(ticks - 1 / 30)) < 0.002   # still a 30 Hz controller
+    assert medians[0.001] < 0.5 * medians[0.0], medians

@@ -1,0 +1,60 @@
+"""PhaseLock against a simulated ROS timer (rcl semantics: a period set at tick k shapes interval k+1..k+2)."""
+
+import numpy as np
+import pytest
+
+from robot.phase import PhaseLock
+
+P = 33_333_333   # 30 Hz
+
+
+def run_timer(lock: PhaseLock, chunk_times: np.ndarray, ticks: int):
+    """Event-accurate rcl timer: returns tick times and per-chunk wait to the next tick."""
+    next_call, period = 0, P
+    tick_times, waits, c = [], [], 0
+    for _ in range(ticks):
+        now = next_call
+        next_call = now + period                 # rcl_timer_call: advance by the current period
+        while c < len(chunk_times) and chunk_times[c] <= now:
+            c += 1
+        # chunks landing before the next tick are measured when they land (time until next call)
+        period = lock.next_period()              # the tick callback sets the period (applies next call)
+        for t in chunk_times[(chunk_times > now) & (chunk_times <= next_call)]:
+            lock.chunk_ready(next_call - t)
+            waits.append(next_call - t)
+        tick_times.append(now)
+    return np.asarray(tick_times), np.asarray(waits)
+
+
+@pytest.mark.parametrize("phase_ms", [2.0, 12.0, 25.0, 32.0])
+def test_lock_brings_the_tick_to_just_after_each_chunk(phase_ms):
+    chunks = int(phase_ms * 1e6) + 5_000_000 + np.arange(400) * P   # a 30 Hz camera, 5 ms inference
+    locked = PhaseLock(P, max_shift_ns=1_000_000)
+    ticks, waits = run_timer(locked, chunks, 400)
+    free_ticks, free_waits = run_timer(PhaseLock(P, max_shift_ns=0), chunks, 400)
+    settled = waits[-100:]
+    assert np.all(np.abs(settled - locked.lead_ns) < 0.5e6), settled[:5]
+    free = np.median(free_waits[-100:])   # the control: the same chunks, timer left alone
+    assert np.median(settled) <= free + 0.5e6
+    if free > 3e6:
+        assert np.median(settled) < 0.5 * free
+    intervals = np.diff(ticks)
+    assert np.all(np.abs(intervals - P) <= 1_000_000)   # never more than max_shift off the period
+    assert np.all(np.diff(free_ticks) == P)
+
+
+def test_unsteady_chunks_cost_at_most_max_shift_of_jitter():
+    rng = np.random.default_rng(0)
+    chunks = np.sort(rng.uniform(0, 400 * P, 400)).astype(np.int64)   # no steady phase to lock to
+    lock = PhaseLock(P, max_shift_ns=1_000_000)
+    ticks, _ = run_timer(lock, chunks, 400)
+    assert np.all(np.abs(np.diff(ticks) - P) <= 1_000_000) and lock.nudges > 0
+
+
+def test_error_is_wrapped_and_disabled_lock_never_nudges():
+    lock = PhaseLock(P, max_shift_ns=1_000_000, lead_ns=1_000_000)
+    lock.chunk_ready(P - 500_000)              # the chunk just missed a tick: push ticks later
+    assert lock.last_error_ns == -1_500_000 and lock.next_period() > P
+    off = PhaseLock(P, max_shift_ns=0)
+    off.chunk_ready(10_000_000)
+    assert off.next_period() == P and off.nudges == 0
