@@ -163,3 +163,67 @@ def test_a_worker_killed_mid_run_fails_the_run_and_a_rerun_finishes(sim_corpus, 
     assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(done)
     store = FrameStore(url)
     assert store.all_groups() == store.video_ids() and len(store.video_ids()) == 120
+
+
+def _lerobot_frames(root):
+    from vla.data.lerobot_io import open_dataset
+
+    ds = open_dataset(root)
+    key = ds.meta.camera_keys[0]
+    episodes = np.asarray(ds.hf_dataset.with_format(None)["episode_index"])
+    return {ep: np.stack([(ds[int(i)][key].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+                          for i in np.flatnonzero(episodes == ep)]) for ep in np.unique(episodes)}, ds.meta
+
+
+def test_a_lerobot_dataset_becomes_action_free_video(sim_corpus, tmp_path):
+    root, _ = sim_corpus
+    url = str(tmp_path / "lr.zarr")
+    report = ingest(str(root / "teleop"), url, IngestConfig(image_size=32, workers=2))
+    frames, meta = _lerobot_frames(root / "teleop")
+    store = FrameStore(url)
+    assert report["skipped"] == [] and store.video_ids() == [f"teleop_ep{ep:06d}" for ep in sorted(frames)]
+    for ep, expected in frames.items():
+        vid = f"teleop_ep{ep:06d}"
+        np.testing.assert_array_equal(store.frames(vid)[:], expected)
+        a = store.attrs(vid)
+        assert a["instruction"] == meta.episodes[int(ep)]["tasks"][0] and a["source"].endswith(f"#episode={ep}")
+        assert a["fps"] == meta.fps
+        assert not any("action" in name for name in store.root[vid].array_keys())
+
+
+def test_a_hub_id_is_read_from_the_lerobot_cache_and_an_unknown_one_is_reported(sim_corpus, tmp_path):
+    """What a user online gets after LeRobot's download: the dataset under HF_LEROBOT_HOME/<owner>/<name>.
+    Offline here, so the copy is made by hand; the real hub-id code path then runs in a fresh process."""
+    root, _ = sim_corpus
+    home = tmp_path / "lerobot_home"
+    shutil.copytree(root / "teleop", home / "someone" / "sim_teleop")
+    url = str(tmp_path / "hub.zarr")
+    code = (f"from vla.data.ingest import IngestConfig, ingest; "
+            f"ingest(['someone/sim_teleop', 'nobody/no_such_dataset'], {url!r}, IngestConfig(image_size=32, workers=1))")
+    env = {**os.environ, "HF_LEROBOT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
+    frames, _ = _lerobot_frames(root / "teleop")
+    store = FrameStore(url)
+    assert store.video_ids() == [f"sim_teleop_ep{ep:06d}" for ep in sorted(frames)]
+    for ep, expected in frames.items():
+        np.testing.assert_array_equal(store.frames(f"sim_teleop_ep{ep:06d}")[:], expected)
+    report = json.loads(Path(url + ".ingest_report.json").read_text())
+    assert [(s["source"], s["reason"]) for s in report["skipped"]] == [("nobody/no_such_dataset", "file not found")]
+
+
+@pytest.mark.parametrize("scheme,workers", [("file://", 2), ("memory://", 1)])
+def test_store_urls_go_through_fsspec(sim_corpus, frame_store, tmp_path, scheme, workers):
+    """A URL store (s3://... for users; file:// and memory:// here) holds the same frames as a local
+    path, and the report lands beside it."""
+    import fsspec
+
+    root, _ = sim_corpus
+    url = f"{scheme}{tmp_path}/remote.zarr" if scheme == "file://" else f"memory://{tmp_path.name}/remote.zarr"
+    report = ingest(str(root / "videos"), url, IngestConfig(image_size=32, min_frames=8, workers=workers))
+    local, remote = FrameStore(frame_store[0]), FrameStore(url)
+    assert remote.video_ids() == local.video_ids() and report["videos"] == len(local.video_ids())
+    for vid in local.video_ids():
+        np.testing.assert_array_equal(remote.frames(vid)[:], local.frames(vid)[:])
+    with fsspec.open(report["report"]) as f:
+        assert json.load(f)["frames"] == report["frames"] > 0
+    assert remote.summary()["bytes_on_disk"] > 0

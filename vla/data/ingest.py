@@ -16,11 +16,13 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+import fsspec
 import numpy as np
 from tqdm import tqdm
 
@@ -31,6 +33,7 @@ from vla.data.video import VideoReader
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".avi", ".mov")
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")   # owner/name: a hub dataset, when no such local path exists
 
 
 @dataclass
@@ -58,8 +61,9 @@ class Source:
 
 
 def find_sources(inputs: str | list[str]) -> list[Source]:
-    """Video files from folders/globs (with instructions from a sim manifest when there is one),
-    or every episode of a LeRobot dataset given by its root (a folder with meta/info.json)."""
+    """Video files from folders/globs (with instructions from a sim manifest when there is one), or every
+    episode of a LeRobot dataset given by its root (a folder with meta/info.json) or by a hub id
+    (owner/name, when no such path exists). A hub id that cannot be opened is a missing input."""
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     sources: list[Source] = []
     for spec in inputs:
@@ -67,6 +71,12 @@ def find_sources(inputs: str | list[str]) -> list[Source]:
         if (p / "meta" / "info.json").is_file():
             sources += lerobot_sources(str(p))
             continue
+        if not p.exists() and HUB_ID.fullmatch(spec) and p.suffix.lower() not in VIDEO_EXTENSIONS:
+            try:
+                sources += lerobot_sources(None, repo_id=spec)
+                continue
+            except IngestError as e:  # then it is a missing path: skipped and reported like any other
+                log.warning("%s", e)
         files = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() \
             else sorted(glob.glob(spec)) if any(c in spec for c in "*?[") else [spec]
         manifest = {}
@@ -85,10 +95,19 @@ def find_sources(inputs: str | list[str]) -> list[Source]:
     return sources
 
 
-def lerobot_sources(root: str, repo_id: str | None = None) -> list[Source]:
+def lerobot_sources(root: str | None, repo_id: str | None = None) -> list[Source]:
+    """Every episode of a LeRobot dataset: a local root, or (root None) a hub id, which LeRobot fetches
+    into its cache (HF_LEROBOT_HOME) or finds there; the workers then read that local copy."""
     from vla.data.lerobot_io import open_dataset
 
-    meta = open_dataset(root, repo_id).meta
+    try:
+        meta = open_dataset(root, repo_id).meta
+    except Exception as e:
+        if root is not None:
+            raise
+        raise IngestError(f"{repo_id!r} is not a local path, and LeRobot could not open it as a hub dataset "
+                          f"(offline, or no such dataset?): {type(e).__name__}: {e}") from e
+    root = str(meta.root)
     out = []
     for ep in range(meta.total_episodes):
         tasks = meta.episodes[ep]["tasks"]
@@ -234,10 +253,10 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
                 raise IngestError(f"ingest stopped (fail_fast) at {src.path}: {err}")
     summary = store.summary()
     report = {**summary, "ingested_this_run": sorted(done), "skipped": skipped}
-    report_path = Path(str(store_url).rstrip("/") + ".ingest_report.json")
-    if "://" not in str(store_url):
-        report_path.write_text(json.dumps(report, indent=2))
-    report["report"] = str(report_path)
+    report_url = str(store_url).rstrip("/") + ".ingest_report.json"   # beside the store, local or remote
+    with fsspec.open(report_url, "w") as f:
+        f.write(json.dumps(report, indent=2))
+    report["report"] = report_url
     return report
 
 
