@@ -6,10 +6,14 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 EXTRAS  ?= dev,ros
-# Debian 12 names: EGL/OSMesa for headless MuJoCo, then FFmpeg 5. torchcodec's FFmpeg-5 build also links
-# libavdevice and libavfilter; without them it fails to load and LeRobot falls back to PyAV (with a long
-# traceback in every process).
-APT_PKGS := libegl1 libgl1-mesa-dri libosmesa6 libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
+# EGL/OSMesa for headless MuJoCo.
+RENDER_PKGS := libegl1 libgl1-mesa-dri libosmesa6
+# FFmpeg's runtime libraries, for torchcodec (LeRobot's video decoder; without them LeRobot falls back
+# to PyAV with a long traceback in every process). Its builds link libavdevice and libavfilter too.
+# The names carry the FFmpeg major, so each distribution has one set: the first one apt knows is used.
+FFMPEG_PKGS_7 := libavcodec61 libavformat61 libavutil59 libswscale8 libswresample5 libavdevice61 libavfilter10
+FFMPEG_PKGS_6 := libavcodec60 libavformat60 libavutil58 libswscale7 libswresample4 libavdevice60 libavfilter9
+FFMPEG_PKGS_5 := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
 
 # Offline by default: nothing in the demo or the tests reaches a model hub.
 export HF_HUB_OFFLINE ?= 1
@@ -48,12 +52,20 @@ $(STAMP): pyproject.toml Makefile
 	@set -e; \
 	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
 	echo "setup: using $$py"; \
-	missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "setup: apt-get install$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	missing=""; for p in $(RENDER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	have_ffmpeg=""; for set in "$(FFMPEG_PKGS_7)" "$(FFMPEG_PKGS_6)" "$(FFMPEG_PKGS_5)"; do \
+	  dpkg -s $$set >/dev/null 2>&1 && have_ffmpeg=1; done; \
+	if [ -n "$$missing" ] || [ -z "$$have_ffmpeg" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq || true; \
+	    if [ -z "$$have_ffmpeg" ]; then for set in "$(FFMPEG_PKGS_7)" "$(FFMPEG_PKGS_6)" "$(FFMPEG_PKGS_5)"; do \
+	      apt-cache show $${set%% *} >/dev/null 2>&1 && { missing="$$missing $$set"; break; }; done; fi; \
+	    echo "setup: apt-get install$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
 	      || echo "warning: apt-get failed; headless rendering or torchcodec may not work" >&2; \
-	  else echo "warning: missing system libraries; run: sudo apt-get install -y$$missing" >&2; fi; \
+	  else [ -z "$$missing" ] || echo "warning: missing system libraries; run: sudo apt-get install -y$$missing" >&2; \
+	    [ -n "$$have_ffmpeg" ] || echo "warning: no FFmpeg runtime libraries; install one set, e.g. Debian 12:" \
+	      "sudo apt-get install -y $(FFMPEG_PKGS_5)  (Ubuntu 24.04: $(FFMPEG_PKGS_6))" >&2; fi; \
 	fi; \
 	uv --version >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
 	[ -x $(PY) ] || $$uv venv -q -p "$$py" $(VENV); \
