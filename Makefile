@@ -14,6 +14,7 @@ RENDER_PKGS := libegl1 libgl1-mesa-dri libosmesa6
 FFMPEG_PKGS_7 := libavcodec61 libavformat61 libavutil59 libswscale8 libswresample5 libavdevice61 libavfilter10
 FFMPEG_PKGS_6 := libavcodec60 libavformat60 libavutil58 libswscale7 libswresample4 libavdevice60 libavfilter9
 FFMPEG_PKGS_5 := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
+FFMPEG_SETS   := "$(FFMPEG_PKGS_7)" "$(FFMPEG_PKGS_6)" "$(FFMPEG_PKGS_5)"
 
 # Offline by default: nothing in the demo or the tests reaches a model hub.
 export HF_HUB_OFFLINE ?= 1
@@ -53,12 +54,12 @@ $(STAMP): pyproject.toml Makefile
 	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
 	echo "setup: using $$py"; \
 	missing=""; for p in $(RENDER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	have_ffmpeg=""; for set in "$(FFMPEG_PKGS_7)" "$(FFMPEG_PKGS_6)" "$(FFMPEG_PKGS_5)"; do \
+	have_ffmpeg=""; for set in $(FFMPEG_SETS); do \
 	  dpkg -s $$set >/dev/null 2>&1 && have_ffmpeg=1; done; \
 	if [ -n "$$missing" ] || [ -z "$$have_ffmpeg" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq || true; \
-	    if [ -z "$$have_ffmpeg" ]; then for set in "$(FFMPEG_PKGS_7)" "$(FFMPEG_PKGS_6)" "$(FFMPEG_PKGS_5)"; do \
+	    if [ -z "$$have_ffmpeg" ]; then for set in $(FFMPEG_SETS); do \
 	      apt-cache show $${set%% *} >/dev/null 2>&1 && { missing="$$missing $$set"; break; }; done; fi; \
 	    echo "setup: apt-get install$$missing"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \

@@ -136,7 +136,6 @@ class PolicyNode(Node):
                                                callback_group=MutuallyExclusiveCallbackGroup())
         self.phase = PhaseLock(self.control_timer.timer_period_ns, int(self.p["phase_lock_max_shift_s"] * 1e9),
                                lead_ns=int(self.p["phase_lock_lead_s"] * 1e9))
-        self._timer_period_ns = self.phase.period_ns
         self.create_timer(1.0 / self.p["diagnostics_rate_hz"], self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
         if self.p["warmup"] and hasattr(self.policy, "warmup"):
@@ -280,8 +279,8 @@ class PolicyNode(Node):
                 command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
                 self.wake.notify()
                 period = self.phase.next_period()
-            if period != self._timer_period_ns:   # applies from the interval after the next (see robot/phase.py)
-                self.control_timer.timer_period_ns = self._timer_period_ns = period
+            if period != self.control_timer.timer_period_ns:   # takes effect after the next tick (robot/phase.py)
+                self.control_timer.timer_period_ns = period
             self.tick_times.append(now)
             if command is not None:
                 self.publish_command(command)

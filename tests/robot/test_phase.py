@@ -11,12 +11,10 @@ P = 33_333_333   # 30 Hz
 def run_timer(lock: PhaseLock, chunk_times: np.ndarray, ticks: int):
     """Event-accurate rcl timer: returns tick times and per-chunk wait to the next tick."""
     next_call, period = 0, P
-    tick_times, waits, c = [], [], 0
+    tick_times, waits = [], []
     for _ in range(ticks):
         now = next_call
         next_call = now + period                 # rcl_timer_call: advance by the current period
-        while c < len(chunk_times) and chunk_times[c] <= now:
-            c += 1
         # chunks landing before the next tick are measured when they land (time until next call)
         period = lock.next_period()              # the tick callback sets the period (applies next call)
         for t in chunk_times[(chunk_times > now) & (chunk_times <= next_call)]:

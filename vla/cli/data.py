@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(rest)
     from vla.data.ingest import IngestError
     from vla.data.store import StoreError
+    from vla.data.workers import WorkerDied
 
     try:
         {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
-    except (IngestError, StoreError) as e:  # a message, not a traceback: the cause is in the input or the run
+    except (IngestError, StoreError, WorkerDied) as e:  # a message, not a traceback: the cause is in the input or the run
         raise SystemExit(f"vla-data {command}: {e}") from None
 
 

@@ -15,10 +15,7 @@ import glob
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from tqdm import tqdm
 from vla.checkpoint import file_sha256
 from vla.data.store import FrameStore
 from vla.data.video import VideoReader
+from vla.data.workers import spawn_pool, unordered
 
 log = logging.getLogger(__name__)
 
@@ -210,28 +208,11 @@ def _pool(workers: int, n_jobs: int, store: FrameStore):
         finally:
             _open_run_store(None)
         return
-    # spawn: no forked zarr/asyncio state. A ProcessPoolExecutor, not a multiprocessing.Pool: when a
-    # worker dies (OOM killer, a decoder crash) the Pool silently starts another and waits forever for
-    # the lost job; the executor fails the run instead (see _results).
-    pool = ProcessPoolExecutor(min(workers, n_jobs), mp_context=mp.get_context("spawn"),
-                               initializer=_open_run_store, initargs=(store.url,))
+    pool = spawn_pool(min(workers, n_jobs), initializer=_open_run_store, initargs=(store.url,))
     try:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a stopped run waits only for the videos in flight
-
-
-def _results(pool: ProcessPoolExecutor | None, jobs: list):
-    """(source, attrs, error) per job, in completion order."""
-    if pool is None:
-        yield from map(_work, jobs)
-        return
-    try:
-        for future in as_completed([pool.submit(_work, job) for job in jobs]):
-            yield future.result()
-    except BrokenProcessPool as e:
-        raise IngestError("an ingest worker process died (killed, or out of memory); the videos finished so far "
-                          "are kept, and re-running the same command ingests only the rest") from e
 
 
 def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
@@ -243,7 +224,8 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     skipped, done = [], []
     jobs = [(s, cfg) for s in todo]
     with _pool(cfg.workers, len(jobs), store) as pool:
-        for src, attrs, err in tqdm(_results(pool, jobs), total=len(jobs), desc="ingest", unit="video"):
+        results = unordered(pool, _work, jobs, "ingest") if pool else map(_work, jobs)
+        for src, attrs, err in tqdm(results, total=len(jobs), desc="ingest", unit="video"):
             if err is None:
                 done.append(src.video_id)
                 continue

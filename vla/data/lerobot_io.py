@@ -43,8 +43,8 @@ class TeleopWriter:
         root = Path(root)
         if root.exists():
             raise FileExistsError(f"{root} already exists; LeRobotDataset.create needs a new directory")
-        self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=teleop_features(image_size, use_video, state_names, action_names),
-                                             root=root, use_videos=use_video)
+        features = teleop_features(image_size, use_video, state_names, action_names)
+        self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=features, root=root, use_videos=use_video)
 
     def add_episode(self, images: np.ndarray, states: np.ndarray, actions: np.ndarray, successes: np.ndarray,
                     instruction: str) -> None:

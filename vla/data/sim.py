@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from tqdm import tqdm
 
 from vla.data.lerobot_io import TeleopWriter
 from vla.data.video import write_mp4
+from vla.data.workers import spawn_pool, unordered
 
 log = logging.getLogger(__name__)
 
@@ -121,18 +119,11 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
     jobs = _jobs(cfg, video_dir, teleop_needed)
     teleop: dict[tuple, dict] = {}
     if jobs:
-        # spawn: a fresh process per worker (MuJoCo GL contexts do not survive fork). An executor, not a
-        # multiprocessing.Pool, so a worker that dies fails the run instead of leaving it waiting forever.
-        with ProcessPoolExecutor(max(1, min(cfg.workers, len(jobs))), mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_worker_episode, job) for job in jobs]
-            try:
-                for future in tqdm(as_completed(futures), total=len(jobs), desc="sim episodes", unit="ep"):
-                    kind, task, seed, result = future.result()
-                    if kind == "teleop":
-                        teleop[(task, seed)] = result
-            except BrokenProcessPool as e:
-                raise RuntimeError("a sim worker process died (killed, or out of memory); the finished videos are "
-                                   "kept, and re-running the same command renders only the rest") from e
+        with spawn_pool(max(1, min(cfg.workers, len(jobs)))) as pool:
+            for kind, task, seed, result in tqdm(unordered(pool, _worker_episode, jobs, "sim"), total=len(jobs),
+                                                 desc="sim episodes", unit="ep"):
+                if kind == "teleop":
+                    teleop[(task, seed)] = result
     if teleop_needed:
         from vla.data.metaworld_env import task_instruction
 
