@@ -74,11 +74,11 @@ def marker_of(value: float) -> int:
 
 
 def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, multi_threaded: bool = False,
-        camera: str = "steady", phase_lock_s: float = 0.001, lead_s: float | None = None) -> dict:
+        camera: str = "steady", phase_lock_s: float | None = None, lead_s: float | None = None) -> dict:
     """One measured loop. camera="steady": images at exactly rate_hz (a camera at the control rate, at an
     arbitrary phase of the node's timer); "random": each image at a random phase of the tick, after the
     previous command came back (an unsynchronised camera). multi_threaded: the node spins in rclpy's
-    MultiThreadedExecutor instead (comparison). phase_lock_s: the node's phase_lock_max_shift_s."""
+    MultiThreadedExecutor instead (comparison). phase_lock_s, lead_s: the node's phase_lock_max_shift_s and phase_lock_lead_s (None: its defaults)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
@@ -122,8 +122,9 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     node = PolicyNode(policy=policy, context=ctx, parameter_overrides=[
         Parameter("control_rate_hz", value=rate_hz), Parameter("warmup", value=False),
         Parameter("refill_threshold", value=1), Parameter("stale_timeout_s", value=5.0),
-        Parameter("max_delta", value=10.0), Parameter("phase_lock_max_shift_s", value=phase_lock_s)]
-        + ([Parameter("phase_lock_lead_s", value=lead_s)] if lead_s is not None else []))
+        Parameter("max_delta", value=10.0)]
+        + [Parameter(name, value=v) for name, v in (("phase_lock_max_shift_s", phase_lock_s),
+                                                    ("phase_lock_lead_s", lead_s)) if v is not None])
     published: dict[int, float] = {}   # marker -> when the tick published its command
     node_publish = node.publish_command
 
@@ -216,7 +217,7 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     overhead_no_wait = overhead - stages["tick_wait"]
     jitter = np.abs(ticks - period) * 1e3
     pct = lambda a, q: float(np.percentile(a, q)) if len(a) else float("nan")  # noqa: E731
-    r = {"n_images": n_images, "camera": camera, "phase_lock_max_shift_s": phase_lock_s,
+    r = {"n_images": n_images, "camera": camera, "phase_lock_max_shift_s": node.p["phase_lock_max_shift_s"],
          "matched": len(rows), "lost": lost, "rate_hz": rate_hz, "period_ms": period * 1e3,
          "policy": f"PolicyRunner({checkpoint})" if checkpoint else "numpy stand-in (isolates the ROS path)",
          "bare_ms_p50": pct(np.asarray(bare) * 1e3, 50), "bare_ms_p99": pct(np.asarray(bare) * 1e3, 99),
