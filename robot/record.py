@@ -237,10 +237,13 @@ def main() -> None:
                  "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]")
     fps = int(kv.get("fps", 30))
     joints = [j for j in kv.get("joints", "").split(",") if j] or None
-    if live:
-        out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)), joints=joints)
-    else:
-        out = record_bag(kv["bag"], kv["out"], fps, joints)
+    try:
+        if live:
+            out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)), joints=joints)
+        else:
+            out = record_bag(kv["bag"], kv["out"], fps, joints)
+    except (FileNotFoundError, FileExistsError, ValueError) as e:  # a missing bag, an existing out, no episodes
+        sys.exit(f"vla-record: {e}")
     print(f"vla-record: wrote LeRobot dataset {out}")
 
 

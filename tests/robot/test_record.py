@@ -1,6 +1,8 @@
 """vla-record: the sim robot driven by its expert, as a rosbag (written with `rosbags`) and as live topics
 over DDS -> LeRobot datasets that reload with the frames, states, actions and tasks that were published."""
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -108,6 +110,9 @@ def test_rosbag_to_lerobot_dataset(tmp_path):
 def test_missing_bag_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         record_bag(tmp_path / "nope", tmp_path / "ds")
+    cli = subprocess.run([sys.executable, "-m", "robot.record", f"bag={tmp_path / 'nope'}", f"out={tmp_path / 'ds'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode != 0 and "nope does not exist" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
 
 
 def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
