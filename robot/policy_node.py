@@ -17,7 +17,6 @@ Run: `vla-policy-node --ros-args --params-file launch/params/policy.yaml -p chec
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections import Counter, deque
@@ -41,6 +40,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
 from robot.phase import PhaseLock
 from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
+from robot.signals import stop_on_signals
 
 OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
 COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -349,21 +349,17 @@ def make_executor(context=None) -> SingleThreadedExecutor:
     return SingleThreadedExecutor(context=context)
 
 
-def _raise_interrupt(*_):
-    raise KeyboardInterrupt
-
-
 def main(args=None) -> None:
-    # rclpy's own handlers would shut the context down before we could send the final safe command.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = stop_on_signals()
     node = executor = None
     try:
         node = PolicyNode()
         executor = make_executor()
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        while rclpy.ok() and not stop.is_set():   # a signal is seen within one spin (ticks wake it at 30 Hz)
+            executor.spin_once(timeout_sec=0.1)
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:

@@ -11,7 +11,6 @@ node in one process over a private ROS_DOMAIN_ID and writes `<out>/ros_loop.json
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from std_msgs.msg import Bool, Float64MultiArray, Int32, String
 
 from robot.convert import numpy_to_image
 from robot.policy_node import COMMAND_QOS, LATCHED_QOS
+from robot.signals import stop_on_signals
 
 JOINT_NAMES = ["hand_x", "hand_y", "hand_z", "gripper"]
 
@@ -151,25 +151,21 @@ class SimRobotNode(Node):
         self.thread.join(timeout=5.0)
 
 
-def _raise_interrupt(*_):
-    raise KeyboardInterrupt
-
-
 def main(args=None) -> None:
     argv = list(sys.argv if args is None else args)
     if len(argv) > 1 and argv[1] == "loop":
         from robot.loop import main as loop_main
         return loop_main(argv[2:])
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = stop_on_signals()
     node = None
     try:
         node = SimRobotNode()
         executor = MultiThreadedExecutor(num_threads=2)
         executor.add_node(node)
-        while rclpy.ok() and not node.finished.is_set():
+        while rclpy.ok() and not node.finished.is_set() and not stop.is_set():
             executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:
