@@ -52,7 +52,7 @@ def test_bad_inputs_are_skipped_and_reported(sim_corpus, tmp_path):
     assert set(reasons) == {"empty.mp4", "random.webm", "truncated.mp4", "missing.mp4"}
     assert reasons["empty.mp4"] == "empty file" and reasons["missing.mp4"] == "file not found"
     assert FrameStore(url).video_ids() == ["good"]
-    assert FrameStore(url).all_groups() == ["good"]  # nothing half-written left behind
+    assert FrameStore(url).entries() == ["good"]  # nothing half-written left behind
 
 
 def test_too_short_video_is_skipped(sim_corpus, tmp_path):
@@ -61,7 +61,7 @@ def test_too_short_video_is_skipped(sim_corpus, tmp_path):
     good = str(next((root / "videos").glob("*.mp4")))
     report = ingest(good, url, IngestConfig(image_size=32, min_frames=10_000, workers=1))
     assert "need at least 10000" in report["skipped"][0]["reason"]
-    assert FrameStore(url).all_groups() == []
+    assert FrameStore(url).entries() == []
 
 
 def test_fail_fast_stops_on_first_bad_input(sim_corpus, tmp_path):
@@ -78,11 +78,11 @@ def test_worker_processes_write_what_one_process_writes(sim_corpus, frame_store,
     for f in (root / "videos").glob("*.mp4"):
         shutil.copy(f, folder / f.name)
     url = str(tmp_path / "s.zarr")
-    report = ingest(str(folder), url, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=2))
+    report = ingest(str(folder), url, IngestConfig(image_size=32, chunk_frames=4, workers=2))
     assert sorted(os.path.basename(s["source"]) for s in report["skipped"]) == ["empty.mp4", "random.webm",
                                                                                  "truncated.mp4"]
     one, two = FrameStore(frame_store[0]), FrameStore(url)
-    assert two.all_groups() == two.video_ids() == one.video_ids()
+    assert two.entries() == two.video_ids() == one.video_ids()
     for vid in one.video_ids():
         np.testing.assert_array_equal(two.frames(vid)[:], one.frames(vid)[:])
 
@@ -105,7 +105,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
             shutil.copy(src, many / f"{src.stem}_{i}.mp4")
     url = str(tmp_path / "killed.zarr")
     code = (f"from vla.data.ingest import IngestConfig, ingest; "
-            f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))")
+            f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, workers=1))")
     proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:  # kill once some, but not all, videos are done
@@ -119,10 +119,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store,
     proc.wait()
     partial = FrameStore(url).video_ids()
     assert 0 < len(partial) < 36
-    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))
+    report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, workers=1))
     assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(partial)
     reference = str(tmp_path / "clean.zarr")
-    ingest(str(many), reference, IngestConfig(image_size=32, chunk_frames=4, write_frames=8, workers=1))
+    ingest(str(many), reference, IngestConfig(image_size=32, chunk_frames=4, workers=1))
     a, b = FrameStore(url), FrameStore(reference)
     assert a.video_ids() == b.video_ids() and len(a.video_ids()) == 36
     for vid in a.video_ids():
@@ -162,7 +162,7 @@ def test_a_worker_killed_mid_run_fails_the_run_and_a_rerun_finishes(sim_corpus, 
     report = ingest(str(many), url, IngestConfig(image_size=32, chunk_frames=4, workers=1))
     assert set(report["ingested_this_run"]) == {p.stem for p in many.glob("*.mp4")} - set(done)
     store = FrameStore(url)
-    assert store.all_groups() == store.video_ids() and len(store.video_ids()) == 120
+    assert store.entries() == store.video_ids() and len(store.video_ids()) == 120
 
 
 def _lerobot_frames(root):

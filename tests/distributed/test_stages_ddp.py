@@ -29,9 +29,7 @@ def latent_store(tmp_path_factory) -> Path:
         for v in range(2):
             obs = env.reset(seed=v)
             frames = [obs["image"]] + [env.step(env.expert_action()).obs["image"] for _ in range(7)]
-            rgb = store.begin_video(f"vid{v}", len(frames), 64, 64)
-            rgb[...] = np.stack(frames)
-            store.finish_video(f"vid{v}", {"instruction": env.instruction, "fps": 80})
+            store.add_video(f"vid{v}", np.stack(frames), {"instruction": env.instruction, "fps": 80})
             store.write_array(f"vid{v}", "latent_actions", rng.integers(0, 8, (len(frames), 4)), {"codebook_size": 8})
     return url
 

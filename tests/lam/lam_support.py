@@ -54,9 +54,7 @@ def write_store(url: str | Path, videos: list[dict]) -> str:
     store = FrameStore(url, mode="w")
     for i, v in enumerate(videos):
         vid = f"{TASK}_{i:03d}"
-        rgb = store.begin_video(vid, len(v["images"]), SIZE, SIZE)
-        rgb[...] = v["images"]
-        store.finish_video(vid, {"n_frames": len(v["images"]), "instruction": "reach the goal", "task": TASK})
+        store.add_video(vid, np.asarray(v["images"]), {"n_frames": len(v["images"]), "instruction": "reach the goal", "task": TASK})
     return str(url)
 
 

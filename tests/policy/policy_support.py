@@ -39,9 +39,7 @@ def make_store(url: Path, n_videos: int = 8, n_frames: int = 24, size: int = 32,
         colour = rng.integers(0, CODEBOOK, n_frames)
         frames = PALETTE[colour][:, None, None, :] + rng.normal(0, 20, (n_frames, size, size, 3))
         frames = frames.clip(0, 255).astype(np.uint8)
-        arr = store.begin_video(vid, n_frames, size, size)
-        arr[...] = frames
-        store.finish_video(vid, {"instruction": INSTRUCTIONS[v % len(INSTRUCTIONS)], "fps": 80})
+        store.add_video(vid, frames, {"instruction": INSTRUCTIONS[v % len(INSTRUCTIONS)], "fps": 80})
         gap = 4
         store.write_array(vid, "latent_actions", colour_codes(colour[:-gap]).astype(np.int64),
                           {"lam_hash": "synthetic", "gap": gap, "codebook_size": CODEBOOK, "n_tokens": N_TOKENS})

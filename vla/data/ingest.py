@@ -38,7 +38,6 @@ HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")   # owner/name: a hub dataset, when no s
 class IngestConfig:
     image_size: int = 64
     chunk_frames: int = 64  # frames per compressed chunk: ~0.8 MB raw at 64 px; fewer, larger writes and reads
-    write_frames: int = 128  # frames decoded before each write (a multiple of chunk_frames)
     min_frames: int = 8  # shorter videos cannot give a frame pair at the largest gap
     workers: int = 2
     fail_fast: bool = False
@@ -122,13 +121,14 @@ def _lerobot_frames(src: Source, size: int):
     key = ds.meta.camera_keys[0]
     for i in range(len(ds)):
         img = ds[i][key]  # (C,H,W) float in [0,1]
-        if img.shape[-1] != size:
+        if tuple(img.shape[-2:]) != (size, size):
             img = F.interpolate(img[None], size=(size, size), mode="area")[0]
         yield (img.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
 
 
-def ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict:
-    """Decode one source into its group; return its attrs, or raise with the reason."""
+def _ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict:
+    """Decode one source into its group (ingest() has removed any earlier entry); return its attrs, or raise
+    with the reason."""
     path = Path(src.path)
     if not path.exists():
         raise IngestError("file not found")
@@ -136,50 +136,31 @@ def ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict:
         if not path.is_file() or path.stat().st_size == 0:
             raise IngestError("empty file" if path.is_file() else "not a file")
         with VideoReader(src.path, cfg.image_size) as video:  # one open: fps, frame count, frames
-            return _write_video(store, src, cfg, video, video.fps, video.n_frames, file_sha256(src.path))
+            return _write_video(store, src, cfg, video, video.fps, file_sha256(src.path))
     from vla.data.lerobot_io import open_dataset
 
     meta = open_dataset(src.path).meta
     digest = hashlib.sha256(f"{path.resolve()}#{src.episode}".encode()).hexdigest()
-    return _write_video(store, src, cfg, _lerobot_frames(src, cfg.image_size), float(meta.fps),
-                        int(meta.episodes[src.episode]["length"]), digest)
+    return _write_video(store, src, cfg, _lerobot_frames(src, cfg.image_size), float(meta.fps), digest)
 
 
-def _write_video(store: FrameStore | str, src: Source, cfg: IngestConfig, frames, fps: float,
-                 expected: int | None, digest: str) -> dict:
+def _write_video(store: FrameStore | str, src: Source, cfg: IngestConfig, frames, fps: float, digest: str) -> dict:
     store = store if isinstance(store, FrameStore) else FrameStore(store, mode="a")
-    buf: list[np.ndarray] = []
-    rgb, n = None, 0
+    # No entry of this id exists: ingest() removed what a killed run left before starting the workers.
+    writer = store.begin_video(src.video_id, cfg.image_size, cfg.image_size, cfg.chunk_frames, replace=False)
     try:
-        for frame in frames:
-            buf.append(frame)
-            if len(buf) == cfg.write_frames:
-                rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg, expected or 0)
-                buf = []
-        if buf:
-            rgb, n = _flush(store, src.video_id, rgb, n, buf, cfg, expected or 0)
-        if rgb is not None and rgb.shape[0] != n:  # the container's count was off: trust the decoder
-            rgb.resize((n, *rgb.shape[1:]))
-        if n < cfg.min_frames:
-            raise IngestError(f"only {n} frames decoded, need at least {cfg.min_frames}")
+        for frame in frames:  # the frame count is the decoder's, not the container's (often off)
+            writer.append(frame)
+        if writer.n_frames < cfg.min_frames:
+            raise IngestError(f"only {writer.n_frames} frames decoded, need at least {cfg.min_frames}")
+        attrs = {"fps": fps, "source": str(src.path) + (f"#episode={src.episode}" if src.kind == "lerobot" else ""),
+                 "sha256": digest, "n_frames": writer.n_frames, "height": cfg.image_size, "width": cfg.image_size,
+                 "instruction": src.instruction, "task": src.task}
+        writer.finish(attrs)
     except Exception:
         store.delete_video(src.video_id)
         raise
-    attrs = {"fps": fps, "source": str(src.path) + (f"#episode={src.episode}" if src.kind == "lerobot" else ""),
-             "sha256": digest, "n_frames": n, "height": cfg.image_size, "width": cfg.image_size,
-             "instruction": src.instruction, "task": src.task}
-    store.finish_video(src.video_id, attrs)
     return attrs
-
-
-def _flush(store: FrameStore, vid: str, rgb, n: int, buf: list, cfg: IngestConfig, expected: int):
-    block = np.stack(buf)
-    if rgb is None:  # sized from the container's frame count, so a typical video needs no resize
-        rgb = store.begin_video(vid, max(expected, len(block)), block.shape[1], block.shape[2], cfg.chunk_frames)
-    if n + len(block) > rgb.shape[0]:
-        rgb.resize((n + len(block), *block.shape[1:]))
-    rgb[n:n + len(block)] = block
-    return rgb, n + len(block)
 
 
 _run_store: FrameStore | None = None  # this process's handle on the store of the current run
@@ -193,7 +174,7 @@ def _open_run_store(store: FrameStore | str | None) -> None:
 def _work(job: tuple) -> tuple[Source, dict | None, str | None]:
     src, cfg = job
     try:
-        return src, ingest_one(_run_store, src, cfg), None
+        return src, _ingest_one(_run_store, src, cfg), None
     except Exception as e:  # any decoder failure is a reason to skip this file, not to stop the run
         return src, None, f"{type(e).__name__}: {e}" if not isinstance(e, IngestError) else str(e)
 
@@ -220,6 +201,8 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     store = FrameStore(store_url, mode="a")
     complete = set(store.video_ids())  # one listing, not two metadata reads per source
     todo = [s for s in sources if s.video_id not in complete]
+    for vid in set(store.entries()) & {s.video_id for s in todo}:  # what a killed run left half-written
+        store.delete_video(vid)
     log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
     skipped, done = [], []
     jobs = [(s, cfg) for s in todo]

@@ -28,7 +28,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> 
 
 
 class VideoReader:
-    """One open container: fps and frame count (when the container knows it) up front, then the frames
+    """One open container: fps up front, then the frames
     as H×W×3 uint8 RGB, resized to size×size by the decoder's scaler when asked."""
 
     def __init__(self, path: str, size: int | None = None):
@@ -38,7 +38,6 @@ class VideoReader:
             raise ValueError(f"no video stream in {path}")
         self._stream = self._container.streams.video[0]
         self.fps = float(self._stream.average_rate or self._stream.guessed_rate or 0) or 30.0
-        self.n_frames = self._stream.frames or None
         self.size = size
 
     def __iter__(self) -> Iterator[np.ndarray]:
