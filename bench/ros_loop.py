@@ -9,8 +9,10 @@ median <= 2 ms, p99 <= 5 ms), and control-tick jitter |tick interval - period| (
 The node publishes from a control timer that never waits on the model, so every command also waits for
 the next tick. The goals are measured with a steady camera at the control rate (at an arbitrary phase)
 and the node's defaults, which phase-lock the timer to the chunks (robot/phase.py): ticks are nudged by
-at most 1 ms per interval until they fall just after each chunk lands. Side by side in the same run:
-the lock off (a fixed period: the wait is wherever the camera's phase puts it, up to a period), an
+at most 1 ms per interval until they fall 1 ms (the lead) after each chunk lands, and a chunk landing
+within twice the lead of its tick publishes that tick at once. Side by side in the same run: the lock
+without early publish (each command waits the lead), the lock off (a fixed period: the wait is wherever
+the camera's phase puts it, up to a period), an
 unsynchronised camera (each image at a random phase, ~period/2 of wait on average, which no timer can
 remove), and rclpy's MultiThreadedExecutor (on the unsynchronised camera: it cannot keep up with a
 steady one here). Each sample is split into stages, timed in the same run:
@@ -74,11 +76,13 @@ def marker_of(value: float) -> int:
 
 
 def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, multi_threaded: bool = False,
-        camera: str = "steady", phase_lock_s: float | None = None, lead_s: float | None = None) -> dict:
+        camera: str = "steady", phase_lock_s: float | None = None, lead_s: float | None = None,
+        early_publish: bool | None = None) -> dict:
     """One measured loop. camera="steady": images at exactly rate_hz (a camera at the control rate, at an
     arbitrary phase of the node's timer); "random": each image at a random phase of the tick, after the
     previous command came back (an unsynchronised camera). multi_threaded: the node spins in rclpy's
-    MultiThreadedExecutor instead (comparison). phase_lock_s, lead_s: the node's phase_lock_max_shift_s and phase_lock_lead_s (None: its defaults)."""
+    MultiThreadedExecutor instead (comparison). phase_lock_s, lead_s, early_publish: the node's
+    phase_lock_max_shift_s, phase_lock_lead_s and phase_lock_early_publish (None: its defaults)."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
@@ -124,7 +128,8 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
         Parameter("refill_threshold", value=1), Parameter("stale_timeout_s", value=5.0),
         Parameter("max_delta", value=10.0)]
         + [Parameter(name, value=v) for name, v in (("phase_lock_max_shift_s", phase_lock_s),
-                                                    ("phase_lock_lead_s", lead_s)) if v is not None])
+                                                    ("phase_lock_lead_s", lead_s),
+                                                    ("phase_lock_early_publish", early_publish)) if v is not None])
     published: dict[int, float] = {}   # marker -> when the tick published its command
     node_publish = node.publish_command
 
@@ -218,6 +223,8 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     jitter = np.abs(ticks - period) * 1e3
     pct = lambda a, q: float(np.percentile(a, q)) if len(a) else float("nan")  # noqa: E731
     r = {"n_images": n_images, "camera": camera, "phase_lock_max_shift_s": node.p["phase_lock_max_shift_s"],
+         "phase_lock_lead_s": node.p["phase_lock_lead_s"], "phase_lock_early_publish": node.p["phase_lock_early_publish"],
+         "early_ticks": node.early_ticks,
          "matched": len(rows), "lost": lost, "rate_hz": rate_hz, "period_ms": period * 1e3,
          "policy": f"PolicyRunner({checkpoint})" if checkpoint else "numpy stand-in (isolates the ROS path)",
          "bare_ms_p50": pct(np.asarray(bare) * 1e3, 50), "bare_ms_p99": pct(np.asarray(bare) * 1e3, 99),
@@ -270,6 +277,7 @@ def main() -> None:
     r = run(n, a.rate, a.checkpoint)   # steady camera, node as configured by default (phase lock on)
     # Side by side, same run: the lock off (a fixed-period timer), an unsynchronised camera, and the node
     # in rclpy's MultiThreadedExecutor (why it uses a single-threaded one; robot.policy_node.make_executor).
+    no_early = run(n, a.rate, a.checkpoint, seed=4, early_publish=False)
     fixed = run(n, a.rate, a.checkpoint, seed=1, phase_lock_s=0.0)
     unsync = run(n, a.rate, a.checkpoint, seed=2, camera="random")
     # The MultiThreadedExecutor cannot keep up with a steady 30 Hz camera and timer here (it matched 3 of
@@ -278,6 +286,7 @@ def main() -> None:
     r["quick"] = a.quick
     keys = ("overhead_ms_p50", "overhead_ms_p99", "tick_wait_ms_p50", "overhead_without_tick_wait_ms_p50",
             "overhead_without_tick_wait_ms_p99", "jitter_ms_p50", "jitter_ms_p99", "matched")
+    r["locked_without_early_publish"] = {k: no_early[k] for k in keys}
     r["fixed_period_timer"] = {k: fixed[k] for k in keys}
     r["_fixed_e2e"] = fixed["_e2e"]
     r["unsynchronised_camera"] = {k: unsync[k] for k in keys}
@@ -303,7 +312,8 @@ def main() -> None:
     print(f"ros_loop (steady {a.rate:.0f} Hz camera, phase lock on): overhead p50 {r['overhead_ms_p50']:.2f} ms, "
           f"p99 {r['overhead_ms_p99']:.2f} ms (tick wait p50 {r['tick_wait_ms_p50']:.2f} ms); "
           f"jitter p99 {r['jitter_ms_p99']:.2f} ms")
-    for name, other in (("phase lock off (fixed period)", fixed), ("unsynchronised camera", unsync),
+    for name, other in (("phase lock without early publish", no_early), ("phase lock off (fixed period)", fixed),
+                        ("unsynchronised camera", unsync),
                         ("MultiThreadedExecutor", mt)):
         print(f"  {name}: overhead p50 {other['overhead_ms_p50']:.2f} ms, p99 {other['overhead_ms_p99']:.2f} ms "
               f"(without tick wait p50 {other['overhead_without_tick_wait_ms_p50']:.2f} ms), "

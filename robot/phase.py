@@ -9,6 +9,11 @@ the timer, nudged by at most `max_shift`, so the tick spacing never moves furthe
 period (and the safety filter's per-tick limits still hold per tick). With an unsteady camera the
 nudges only add at most `max_shift` of jitter.
 
+The lead guards against a chunk landing late (after its tick: it would then wait a whole period), so it
+should cover the inference jitter; it need not cost latency. A chunk that lands within twice the lead
+of its tick can publish that tick at once, and the timer's own call then skips: `chunk_ready` says when.
+Published ticks then come at most `max_shift + 2 * lead` early.
+
 ROS timers (rcl_timer_exchange_period) apply a new period from the call after the next one, so a
 nudge set at tick k changes the interval from k+1 to k+2; a chunk that lands before tick k+1 was
 measured against the old schedule and is ignored.
@@ -31,11 +36,22 @@ class PhaseLock:
     _error_ns: int | None = field(default=None, repr=False)
     _stale_ticks: int = field(default=0, repr=False)
 
-    def chunk_ready(self, until_next_tick_ns: int) -> None:
-        """A chunk just landed; `until_next_tick_ns`: the timer's time until its next call (< 0 if overdue)."""
+    def chunk_ready(self, until_next_tick_ns: int) -> bool:
+        """A chunk just landed; `until_next_tick_ns`: the timer's time until its next call (< 0 if overdue).
+        Returns whether the next tick is the one the lock placed for this chunk (due within
+        `early_window_ns`): that tick may then publish now, on the chunk, instead of `lead` later."""
         half = self.period_ns // 2
         self._error_ns = (until_next_tick_ns - self.lead_ns + half) % self.period_ns - half  # in [-P/2, P/2)
         self.last_error_ns = self._error_ns
+        return bool(self.max_shift_ns) and 0 <= until_next_tick_ns <= self.early_window_ns
+
+    @property
+    def early_window_ns(self) -> int:
+        """How far ahead of its scheduled time a tick may be published early: the lock aims ticks `lead`
+        after the chunks, so chunks landing up to `lead` sooner or later than aimed still publish early
+        (a window only `lead` wide would leave every chunk that lands a little early on the schedule, and
+        the ticks alternating between the two times)."""
+        return 2 * self.lead_ns
 
     def next_period(self) -> int:
         """Call once per tick: the period to set on the timer now."""

@@ -4,8 +4,9 @@ Threads: DDS callbacks only convert and store the latest message (under a lock);
 fills an action-chunk queue from the latest observation; a control timer in its own callback group pops
 one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
 waits on the model. The timer is phase-locked to the chunks (robot/phase.py): each interval may be nudged
-by up to `phase_lock_max_shift_s` so ticks fall just after a steady camera's chunks land, instead of up to
-a period later. QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
+by up to `phase_lock_max_shift_s` so ticks fall `phase_lock_lead_s` after a steady camera's chunks land,
+instead of up to a period later, and a chunk that lands within that lead publishes its tick at once (a
+guard condition in the timer's callback group). QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
 
 Disarm (`~/arm` false) and e-stop: one safe command, then silence (a forward command controller repeats
 its last command, so going quiet after a velocity command would leave the robot moving).
@@ -74,8 +75,10 @@ PARAMETERS = {
     "warmup": (True, "run dummy inferences before accepting ~/arm", None),
     "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
                                "chunks (robot/phase.py); 0 keeps a fixed period", _float_range(0.0, 0.01)),
-    "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to the tick that publishes it",
-                          _float_range(0.0, 0.05)),
+    "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to its scheduled tick (cover the "
+                          "inference jitter: a chunk landing after its tick waits a period)", _float_range(0.0, 0.05)),
+    "phase_lock_early_publish": (True, "phase lock: a chunk landing within the lead of its tick publishes that tick "
+                                 "at once instead of at the scheduled time (the timer's call then skips)", None),
     "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", _float_range(0.01, 100.0)),
 }
 
@@ -131,9 +134,15 @@ class PolicyNode(Node):
                     "twist_stamped": TwistStamped}[self.p["output_type"]]
         self.command_pub = self.create_publisher(msg_type, "command", COMMAND_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        # The control timer has its own group so sensor callbacks and services never delay a tick.
-        self.control_timer = self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick,
-                                               callback_group=MutuallyExclusiveCallbackGroup())
+        # The control timer has its own group so sensor callbacks and services never delay a tick. The
+        # early-publish guard condition shares it: a tick and an early tick never run at once.
+        control = MutuallyExclusiveCallbackGroup()
+        self.control_timer = self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick, callback_group=control)
+        self.chunk_due = self.create_guard_condition(self._on_chunk_due, callback_group=control)
+        self.timer_calls = 0          # the control timer's calls so far
+        self._early_for: int | None = None   # the timer call an early tick was asked for (inference thread)
+        self._ticked_early = False    # that early tick published: the timer's call skips
+        self.early_ticks = 0
         self.phase = PhaseLock(self.control_timer.timer_period_ns, int(self.p["phase_lock_max_shift_s"] * 1e9),
                                lead_ns=int(self.p["phase_lock_lead_s"] * 1e9))
         self.create_timer(1.0 / self.p["diagnostics_rate_hz"], self._publish_diagnostics,
@@ -163,9 +172,15 @@ class PolicyNode(Node):
             problems.append(f"action_low {p['action_low']} must be <= action_high {p['action_high']}")
         if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
             problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
-        if p["phase_lock_max_shift_s"] > 0.1 / p["control_rate_hz"]:
-            problems.append(f"phase_lock_max_shift_s={p['phase_lock_max_shift_s']} must be at most a tenth of the "
-                            f"control period ({1e3 / p['control_rate_hz']:.1f} ms)")
+        # A tick interval shrinks by at most the nudge, plus the early window when early publish is on: keep
+        # that within a tenth of the period, so the per-tick limits stay close to per-period ones.
+        shift, lead = p["phase_lock_max_shift_s"], p["phase_lock_lead_s"]
+        early = 2 * lead if p["phase_lock_early_publish"] and shift > 0 else 0.0
+        if shift + early > 0.1 / p["control_rate_hz"]:
+            what = "phase_lock_max_shift_s + 2 * phase_lock_lead_s (phase_lock_early_publish is on)" if early \
+                else "phase_lock_max_shift_s"
+            problems.append(f"{what} = {1e3 * (shift + early):.2f} ms must be at most a tenth of the control period "
+                            f"({1e3 / p['control_rate_hz']:.1f} ms)")
         if problems:
             raise ValueError(f"{self.get_name()}: invalid parameters: " + "; ".join(problems))
         return p
@@ -267,20 +282,43 @@ class PolicyNode(Node):
                 self.queue.clear()
                 self.queue.extend(chunk)
                 until_tick = self.control_timer.time_until_next_call()
-                if until_tick is not None:
-                    self.phase.chunk_ready(until_tick)
+                due = until_tick is not None and self.phase.chunk_ready(until_tick)
+                early = due and self.p["phase_lock_early_publish"]
+                if early:
+                    self._early_for = self.timer_calls
+            if early:
+                self.chunk_due.trigger()
 
     # ---------------------------------------------------------------- control tick
     def _on_tick(self) -> None:
+        """The control timer: one tick, unless an early tick already published this one."""
+        with self.lock:
+            self.timer_calls += 1
+            self._early_for = None   # an early tick asked for before this call is now too late
+            early, self._ticked_early = self._ticked_early, False
+            period = self.phase.next_period()
+        if period != self.control_timer.timer_period_ns:   # takes effect after the next tick (robot/phase.py)
+            self.control_timer.timer_period_ns = period
+        if not early:
+            self._tick()
+
+    def _on_chunk_due(self) -> None:
+        """A fresh chunk landed within the lead of its tick: publish that tick now (robot/phase.py)."""
+        with self.lock:
+            asked, self._early_for = self._early_for, None
+            if asked is None or asked != self.timer_calls:   # the timer got there first
+                return
+            self._ticked_early = True
+            self.early_ticks += 1
+        self._tick()
+
+    def _tick(self) -> None:
         now = time.monotonic()
         with self.command_lock:
             with self.lock:
                 action = self.queue.popleft() if self.queue else None
                 command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
                 self.wake.notify()
-                period = self.phase.next_period()
-            if period != self.control_timer.timer_period_ns:   # takes effect after the next tick (robot/phase.py)
-                self.control_timer.timer_period_ns = period
             self.tick_times.append(now)
             if command is not None:
                 self.publish_command(command)
@@ -312,6 +350,7 @@ class PolicyNode(Node):
         return {"armed": self.safety.armed, "estopped": self.safety.estopped, "queue_depth": len(self.queue),
                 "commands_sent": self.commands_sent, "inference_ms_p50": pct(lat, 50), "inference_ms_p99": pct(lat, 99),
                 "tick_ms_p50": pct(ticks, 50), "tick_ms_p99": pct(ticks, 99), "phase_lock_nudges": self.phase.nudges,
+                "early_ticks": self.early_ticks,
                 "phase_error_ms": float("nan") if self.phase.last_error_ns is None else self.phase.last_error_ns / 1e6,
                 "safety_interventions": dict(self.safety.interventions), "bad_inputs": dict(self.bad_inputs)}
 

@@ -125,7 +125,9 @@ def test_failing_policy_is_survived_and_watchdog_holds(harness):
     ({"output_type": "servo"}, "output_type"), ({"stale_mode": "drift"}, "stale_mode"),
     ({"action_low": [-1.0, -1.0]}, "action_low"), ({"action_low": [2.0] * 4}, "action_low"),
     ({"joint_names": ["a", "b"]}, "joint_names"), ({"action_dim": 6, "action_low": [-1.0] * 6,
-                                                    "action_high": [1.0] * 6}, "action_dim")])
+                                                    "action_high": [1.0] * 6}, "action_dim"),
+    ({"phase_lock_max_shift_s": 0.005}, r"phase_lock_max_shift_s \+ 2 \* phase_lock_lead_s"),
+    ({"phase_lock_max_shift_s": 0.004, "phase_lock_early_publish": False}, r"phase_lock_max_shift_s = 4.00 ms")])
 def test_invalid_parameters_refused_naming_the_parameter(ros_context, params, word):
     from robot.policy_node import PolicyNode
     with pytest.raises(ValueError, match=word):
@@ -218,15 +220,17 @@ def _image_to_command_ms(h, seconds: float, camera_offset_s: float) -> float:
 
 def test_phase_lock_publishes_a_steady_cameras_chunks_sooner_than_a_fixed_timer(harness):
     """Images land just after a tick: a fixed timer sends each command about a period later; the locked
-    timer moves its ticks to just after the chunks (the control is the same loop with the lock off)."""
+    timer moves its ticks to `lead` after the chunks, and with early publish each chunk's tick goes out
+    when the chunk lands (the controls: the same loop with the lock off, and with early publish off)."""
     medians = {}
-    for shift in (0.0, 0.001):
-        h = harness(MarkerPolicy(), phase_lock_max_shift_s=shift, refill_threshold=1, max_delta=10.0,
-                    stale_timeout_s=5.0)
+    for name, shift, early in (("fixed", 0.0, False), ("locked", 0.001, False), ("early", 0.001, True)):
+        h = harness(MarkerPolicy(), phase_lock_max_shift_s=shift, phase_lock_early_publish=early,
+                    refill_threshold=1, max_delta=10.0, stale_timeout_s=5.0)
         assert h.arm() and h.spin(5.0, until=lambda: len(h.node.tick_times) > 3)
-        medians[shift] = _image_to_command_ms(h, seconds=6.0, camera_offset_s=0.002)
+        medians[name] = _image_to_command_ms(h, seconds=6.0, camera_offset_s=0.002)
         if shift:
             assert h.node.phase.nudges > 0
             ticks = np.diff(np.asarray(h.node.tick_times)[-60:])
             assert np.median(np.abs(ticks - 1 / 30)) < 0.002   # still a 30 Hz controller
-    assert medians[0.001] < 0.5 * medians[0.0], medians
+    assert medians["locked"] < 0.5 * medians["fixed"], medians
+    assert medians["early"] < medians["locked"] - 0.5 * h.node.p["phase_lock_lead_s"] * 1e3, medians
