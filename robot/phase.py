@@ -47,11 +47,7 @@ class PhaseLock:
 
     @property
     def early_window_ns(self) -> int:
-        """How far ahead of its scheduled time a tick may be published early: the lock aims ticks `lead`
-        after the chunks, so chunks landing up to `lead` sooner or later than aimed still publish early
-        (a window only `lead` wide would leave every chunk that lands a little early on the schedule, and
-        the ticks alternating between the two times)."""
-        return 2 * self.lead_ns
+        return early_window_ns(self.lead_ns)
 
     def next_period(self) -> int:
         """Call once per tick: the period to set on the timer now."""
@@ -66,3 +62,11 @@ class PhaseLock:
         self.nudges += 1
         self._stale_ticks = 1
         return self.period_ns - shift
+
+
+def early_window_ns(lead_ns: int) -> int:
+    """How far ahead of its scheduled time a tick may be published early: the lock aims ticks `lead`
+    after the chunks, so chunks landing up to `lead` sooner or later than aimed still publish early
+    (a window only `lead` wide would leave every chunk that lands a little early on the schedule, and
+    the ticks alternating between the two times)."""
+    return 2 * lead_ns

@@ -39,7 +39,7 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
-from robot.phase import PhaseLock
+from robot.phase import PhaseLock, early_window_ns
 from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
 from robot.signals import stop_on_signals
 
@@ -139,8 +139,7 @@ class PolicyNode(Node):
         control = MutuallyExclusiveCallbackGroup()
         self.control_timer = self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick, callback_group=control)
         self.chunk_due = self.create_guard_condition(self._on_chunk_due, callback_group=control)
-        self.timer_calls = 0          # the control timer's calls so far
-        self._early_for: int | None = None   # the timer call an early tick was asked for (inference thread)
+        self._early_asked = False     # the inference thread asked for an early tick since the timer's last call
         self._ticked_early = False    # that early tick published: the timer's call skips
         self.early_ticks = 0
         self.phase = PhaseLock(self.control_timer.timer_period_ns, int(self.p["phase_lock_max_shift_s"] * 1e9),
@@ -175,7 +174,7 @@ class PolicyNode(Node):
         # A tick interval shrinks by at most the nudge, plus the early window when early publish is on: keep
         # that within a tenth of the period, so the per-tick limits stay close to per-period ones.
         shift, lead = p["phase_lock_max_shift_s"], p["phase_lock_lead_s"]
-        early = 2 * lead if p["phase_lock_early_publish"] and shift > 0 else 0.0
+        early = early_window_ns(int(lead * 1e9)) / 1e9 if p["phase_lock_early_publish"] and shift > 0 else 0.0
         if shift + early > 0.1 / p["control_rate_hz"]:
             what = "phase_lock_max_shift_s + 2 * phase_lock_lead_s (phase_lock_early_publish is on)" if early \
                 else "phase_lock_max_shift_s"
@@ -285,7 +284,7 @@ class PolicyNode(Node):
                 due = until_tick is not None and self.phase.chunk_ready(until_tick)
                 early = due and self.p["phase_lock_early_publish"]
                 if early:
-                    self._early_for = self.timer_calls
+                    self._early_asked = True
             if early:
                 self.chunk_due.trigger()
 
@@ -293,8 +292,7 @@ class PolicyNode(Node):
     def _on_tick(self) -> None:
         """The control timer: one tick, unless an early tick already published this one."""
         with self.lock:
-            self.timer_calls += 1
-            self._early_for = None   # an early tick asked for before this call is now too late
+            self._early_asked = False   # an early tick asked for before this call is now too late
             early, self._ticked_early = self._ticked_early, False
             period = self.phase.next_period()
         if period != self.control_timer.timer_period_ns:   # takes effect after the next tick (robot/phase.py)
@@ -305,8 +303,8 @@ class PolicyNode(Node):
     def _on_chunk_due(self) -> None:
         """A fresh chunk landed within the lead of its tick: publish that tick now (robot/phase.py)."""
         with self.lock:
-            asked, self._early_for = self._early_for, None
-            if asked is None or asked != self.timer_calls:   # the timer got there first
+            asked, self._early_asked = self._early_asked, False
+            if not asked:   # the timer got there first
                 return
             self._ticked_early = True
             self.early_ticks += 1

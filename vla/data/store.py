@@ -28,6 +28,11 @@ from zarr.core.group import GroupMetadata
 from zarr.core.sync import sync
 from zarr.errors import ZarrUserWarning
 
+try:
+    from zarr.abc.store import _store_supports_sync_io
+except ImportError:  # zarr < 3.4: every write goes through the event loop
+    _store_supports_sync_io = None
+
 log = logging.getLogger(__name__)
 
 COMPLETE = "complete"  # group attribute: the video's frames are fully written
@@ -39,6 +44,12 @@ class StoreError(RuntimeError):
 
 
 _BLOSC = {"cname": "lz4", "clevel": 7, "shuffle": "noshuffle"}
+
+
+# _BLOSC as a numcodecs Blosc: VideoWriter encodes chunks with it, as zarr's BloscCodec would.
+_CHUNK_CODEC = Blosc(cname=_BLOSC["cname"], clevel=_BLOSC["clevel"],
+                     shuffle={"noshuffle": Blosc.NOSHUFFLE, "shuffle": Blosc.SHUFFLE,
+                              "bitshuffle": Blosc.BITSHUFFLE}[_BLOSC["shuffle"]])
 
 
 def _compressor():
@@ -133,7 +144,7 @@ class FrameStore:
 
     def delete_video(self, vid: str) -> None:
         """Remove a video's group, or what a killed run left of one (chunks without metadata)."""
-        sync(self.root.store.delete_dir(_key(self.root.store_path, vid)))
+        sync(self.root.store.delete_dir((self.root.store_path / vid).path))
 
     def entries(self) -> list[str]:
         """Every top-level entry: the videos, complete or not, and what a killed run left half-written."""
@@ -226,7 +237,6 @@ class VideoWriter:
         self._meta = _rgb_template(height, width, chunk_frames)
         self._chunk = np.zeros((chunk_frames, *self.frame_shape), np.uint8)
         self._fill = 0
-        self._blosc = Blosc(cname=_BLOSC["cname"], clevel=_BLOSC["clevel"], shuffle=Blosc.NOSHUFFLE)
 
     def append(self, frame: np.ndarray) -> None:
         if frame.shape != self.frame_shape or frame.dtype != np.uint8:
@@ -254,7 +264,7 @@ class VideoWriter:
     def _flush(self) -> None:
         index = (self.n_frames - 1) // len(self._chunk)
         key = self._meta.encode_chunk_key((index, 0, 0, 0))
-        _put(self.path / "rgb" / key, self._blosc.encode(self._chunk))
+        _put(self.path / "rgb" / key, _CHUNK_CODEC.encode(self._chunk))
         self._fill = 0
 
 
@@ -271,25 +281,13 @@ def _document(meta) -> bytes:
 
 
 def _put(path, data: bytes) -> None:
+    # Local and memory stores write synchronously in zarr >= 3.4; remote ones (and older zarr) go
+    # through zarr's event loop.
     value = default_buffer_prototype().buffer.from_bytes(data)
-    if _writes_without_event_loop(path.store):
+    if _store_supports_sync_io is not None and _store_supports_sync_io(path.store):
         path.set_sync(value)
     else:
         sync(path.set(value))
-
-
-def _writes_without_event_loop(store) -> bool:
-    # Local and memory stores write synchronously in zarr >= 3.4; remote ones (and older zarr) go
-    # through zarr's event loop.
-    try:
-        from zarr.abc.store import _store_supports_sync_io
-    except ImportError:
-        return False
-    return _store_supports_sync_io(store)
-
-
-def _key(store_path, name: str) -> str:
-    return f"{store_path.path}/{name}" if store_path.path else name
 
 
 async def _list_dirs(store, prefix: str) -> list[str]:
