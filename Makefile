@@ -10,7 +10,8 @@ EXTRAS  ?= dev,ros
 RENDER_PKGS := libegl1 libgl1-mesa-dri libosmesa6
 # FFmpeg's runtime libraries, for torchcodec (LeRobot's video decoder; without them LeRobot falls back
 # to PyAV with a long traceback in every process). Its builds link libavdevice and libavfilter too.
-# The names carry the FFmpeg major, so each distribution has one set: the first one apt knows is used.
+# The names carry the FFmpeg major, so each distribution has one set: the first one apt can install is used
+# (`apt-cache show` exits 0 with no record for a name it only knows as a dependency, so the record is checked).
 FFMPEG_PKGS_7 := libavcodec61 libavformat61 libavutil59 libswscale8 libswresample5 libavdevice61 libavfilter10
 FFMPEG_PKGS_6 := libavcodec60 libavformat60 libavutil58 libswscale7 libswresample4 libavdevice60 libavfilter9
 FFMPEG_PKGS_5 := libavcodec59 libavformat59 libavutil57 libswscale6 libswresample4 libavdevice59 libavfilter8
@@ -60,7 +61,7 @@ $(STAMP): pyproject.toml Makefile
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq || true; \
 	    if [ -z "$$have_ffmpeg" ]; then for set in $(FFMPEG_SETS); do \
-	      apt-cache show $${set%% *} >/dev/null 2>&1 && { missing="$$missing $$set"; break; }; done; fi; \
+	      apt-cache show $${set%% *} 2>/dev/null | grep -q "^Package:" && { missing="$$missing $$set"; break; }; done; fi; \
 	    echo "setup: apt-get install$$missing"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
 	      || echo "warning: apt-get failed; headless rendering or torchcodec may not work" >&2; \
