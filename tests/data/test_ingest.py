@@ -64,6 +64,42 @@ def test_too_short_video_is_skipped(sim_corpus, tmp_path):
     assert FrameStore(url).entries() == []
 
 
+def test_bad_ingest_settings_are_refused_once_by_name():
+    with pytest.raises(ValueError, match=r"data.ingest.decode_threads must be an integer >= 0, got -1"):
+        IngestConfig(decode_threads=-1)
+    with pytest.raises(ValueError, match=r"data.ingest.chunk_frames must be an integer >= 1, got 0"):
+        IngestConfig(chunk_frames=0)
+
+
+def test_decoder_threading_does_not_change_the_frames(sim_corpus):
+    from vla.data.video import iter_frames
+
+    root, _ = sim_corpus
+    path = str(next((root / "videos").glob("*.mp4")))
+    single = np.stack(list(iter_frames(path, 32)))
+    np.testing.assert_array_equal(np.stack(list(iter_frames(path, 32, threads=0))), single)
+    np.testing.assert_array_equal(np.stack(list(iter_frames(path, 32, threads=2))), single)
+    assert len(single) > 8
+
+
+def test_a_failed_write_skips_that_video_and_the_next_is_still_written(sim_corpus, tmp_path):
+    # Each video's last writes overlap the next one's decode: a write that fails there must still be
+    # reported against its own video, leave nothing of it behind, and not stop the stream.
+    from vla.data.ingest import _ingest_stream, find_sources
+
+    root, _ = sim_corpus
+    sources = find_sources(str(root / "videos"))[:3]
+    url = tmp_path / "s.zarr"
+    store = FrameStore(str(url), mode="a")
+    (url / sources[1].video_id / "rgb" / "c.0.0.0.0").mkdir(parents=True)  # its first chunk cannot be written
+    results = list(_ingest_stream(store, sources, IngestConfig(image_size=32, chunk_frames=16, workers=1)))
+    assert [r[0].video_id for r in results] == [s.video_id for s in sources]
+    assert [r[2] is None for r in results] == [True, False, True]
+    assert "IsADirectoryError" in results[1][2]
+    assert FrameStore(str(url)).video_ids() == sorted([sources[0].video_id, sources[2].video_id])
+    assert FrameStore(str(url)).entries() == FrameStore(str(url)).video_ids()  # the failed one is gone
+
+
 def test_fail_fast_stops_on_first_bad_input(sim_corpus, tmp_path):
     folder = _bad_inputs(sim_corpus, tmp_path / "in")
     with pytest.raises(IngestError, match="fail_fast"):

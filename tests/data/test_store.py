@@ -56,7 +56,9 @@ def test_a_video_stopped_mid_write_is_not_a_video_and_is_redone(tmp_path):
     frames = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
     store = FrameStore(url, mode="a")
     store.add_video("done", frames, {"fps": 10.0, "n_frames": 40, "height": 8, "width": 8}, chunk_frames=16)
-    store.begin_video("half", 8, 8, chunk_frames=16).write(frames[:20])  # one chunk on disk, never finished
+    half = store.begin_video("half", 8, 8, chunk_frames=16)
+    half.write(frames[:20])
+    half.wait()  # one chunk on disk, and the process stops here: never finished
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # listing past the leftover is not a warning either
         reopened = FrameStore(url)
@@ -83,3 +85,63 @@ def test_a_frame_of_the_wrong_shape_is_refused_by_name(tmp_path):
     writer.append(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(StoreError, match=r"clip7.*frame 1 is uint8 \(8, 6, 3\), expected uint8 \(8, 8, 3\)"):
         writer.append(np.zeros((8, 6, 3), np.uint8))
+
+
+def test_a_failed_chunk_write_is_raised_and_discarding_leaves_nothing(tmp_path):
+    url = str(tmp_path / "s.zarr")
+    store = FrameStore(url, mode="a")
+    writer = store.begin_video("vid", 8, 8, chunk_frames=16)
+    (tmp_path / "s.zarr" / "vid").mkdir()
+    (tmp_path / "s.zarr" / "vid" / "rgb").write_bytes(b"")  # a file where the chunks' directory must go
+    frames = np.zeros((40, 8, 8, 3), np.uint8)
+    with pytest.raises(OSError):  # the background write's error, at the next chunk or at finish
+        writer.write(frames)
+        writer.finish({"fps": 10.0})
+    writer.discard()
+    assert FrameStore(url).entries() == [] and FrameStore(url).video_ids() == []
+
+
+def test_discard_waits_for_the_chunk_in_flight_before_deleting(tmp_path):
+    # Large chunks take milliseconds to encode and write: a delete that did not wait would run first and
+    # the chunk would land after it, leaving a leftover.
+    url = str(tmp_path / "s.zarr")
+    frames = np.random.default_rng(0).integers(0, 256, (64, 256, 256, 3), dtype=np.uint8)
+    for _ in range(3):
+        writer = FrameStore(url, mode="a").begin_video("vid", 256, 256, chunk_frames=64)
+        writer.write(frames)  # the one chunk is handed to the writer thread
+        writer.discard()
+        assert FrameStore(url).entries() == []
+
+
+def test_a_failed_chunk_write_leaves_no_completion_mark_even_before_discard(tmp_path):
+    # finish(wait=False) queues the documents behind the chunks: they must not be written over a chunk
+    # that failed, or a reader would see a complete video with a chunk missing.
+    url = str(tmp_path / "s.zarr")
+    store = FrameStore(url, mode="a")
+    (tmp_path / "s.zarr" / "vid" / "rgb" / "c.0.0.0.0").mkdir(parents=True)  # the first chunk cannot be written
+    writer = store.begin_video("vid", 8, 8, chunk_frames=16, replace=False)
+    writer.write(np.zeros((20, 8, 8, 3), np.uint8))
+    writer.finish({"fps": 10.0}, wait=False)
+    with pytest.raises(OSError):
+        writer.wait()
+    assert not (tmp_path / "s.zarr" / "vid" / "zarr.json").exists()
+    assert FrameStore(url).video_ids() == []
+
+
+def test_videos_finished_without_waiting_are_all_written_in_order(tmp_path):
+    url = str(tmp_path / "s.zarr")
+    store = FrameStore(url, mode="a")
+    rng = np.random.default_rng(3)
+    videos = {f"v{i}": rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8) for i, n in enumerate([5, 16, 33, 70])}
+    writers = []
+    for vid, frames in videos.items():
+        writer = store.begin_video(vid, 8, 8, chunk_frames=16)
+        writer.write(frames)
+        writer.finish({"fps": 10.0}, wait=False)
+        writers.append(writer)
+    for writer in writers:
+        writer.wait()
+    reopened = FrameStore(url)
+    assert reopened.video_ids() == sorted(videos)
+    for vid, frames in videos.items():
+        np.testing.assert_array_equal(reopened.frames(vid)[:], frames)

@@ -30,7 +30,7 @@ def ingest(cfg) -> None:
     i = cfg.data.ingest
     report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store,
                         IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
-                                     workers=i.workers, fail_fast=i.fail_fast))
+                                     workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast))
     print(format_summary(report))
     print(f"report:       {report['report']}")
 

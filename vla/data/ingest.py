@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vla.checkpoint import file_sha256
-from vla.data.store import FrameStore
+from vla.data.store import FrameStore, VideoWriter
 from vla.data.video import VideoReader
 from vla.data.workers import spawn_pool, unordered
 
@@ -40,7 +40,14 @@ class IngestConfig:
     chunk_frames: int = 64  # frames per compressed chunk: ~0.8 MB raw at 64 px; fewer, larger writes and reads
     min_frames: int = 8  # shorter videos cannot give a frame pair at the largest gap
     workers: int = 2
+    decode_threads: int = 1  # per video; 1 = in the worker's own thread (see VideoReader), 0 = FFmpeg picks
     fail_fast: bool = False
+
+    def __post_init__(self):
+        # Checked once here: a bad value found per video would skip every video with the same reason.
+        for name, low in (("image_size", 1), ("chunk_frames", 1), ("min_frames", 1), ("workers", 1), ("decode_threads", 0)):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+                raise ValueError(f"data.ingest.{name} must be an integer >= {low}, got {getattr(self, name)!r}")
 
 
 class IngestError(RuntimeError):
@@ -126,16 +133,16 @@ def _lerobot_frames(src: Source, size: int):
         yield (img.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
 
 
-def _ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict:
-    """Decode one source into its group (ingest() has removed any earlier entry); return its attrs, or raise
-    with the reason."""
+def _start_one(store: FrameStore, src: Source, cfg: IngestConfig) -> tuple[dict, VideoWriter]:
+    """Decode one source into its group (ingest() has removed any earlier entry) and hand its last writes
+    to the writer thread: (attrs, writer), the writer still to be waited on. Raises with the reason."""
     path = Path(src.path)
     if not path.exists():
         raise IngestError("file not found")
     if src.kind == "file":
         if not path.is_file() or path.stat().st_size == 0:
             raise IngestError("empty file" if path.is_file() else "not a file")
-        with VideoReader(src.path, cfg.image_size) as video:  # one open: fps, frame count, frames
+        with VideoReader(src.path, cfg.image_size, cfg.decode_threads) as video:  # one open: fps and frames
             return _write_video(store, src, cfg, video, video.fps, file_sha256(src.path))
     from vla.data.lerobot_io import open_dataset
 
@@ -144,8 +151,8 @@ def _ingest_one(store: FrameStore | str, src: Source, cfg: IngestConfig) -> dict
     return _write_video(store, src, cfg, _lerobot_frames(src, cfg.image_size), float(meta.fps), digest)
 
 
-def _write_video(store: FrameStore | str, src: Source, cfg: IngestConfig, frames, fps: float, digest: str) -> dict:
-    store = store if isinstance(store, FrameStore) else FrameStore(store, mode="a")
+def _write_video(store: FrameStore, src: Source, cfg: IngestConfig, frames, fps: float,
+                 digest: str) -> tuple[dict, VideoWriter]:
     # No entry of this id exists: ingest() removed what a killed run left before starting the workers.
     writer = store.begin_video(src.video_id, cfg.image_size, cfg.image_size, cfg.chunk_frames, replace=False)
     try:
@@ -156,38 +163,77 @@ def _write_video(store: FrameStore | str, src: Source, cfg: IngestConfig, frames
         attrs = {"fps": fps, "source": str(src.path) + (f"#episode={src.episode}" if src.kind == "lerobot" else ""),
                  "sha256": digest, "n_frames": writer.n_frames, "height": cfg.image_size, "width": cfg.image_size,
                  "instruction": src.instruction, "task": src.task}
-        writer.finish(attrs)
+        writer.finish(attrs, wait=False)
     except Exception:
-        store.delete_video(src.video_id)
+        writer.discard()
         raise
-    return attrs
+    return attrs, writer
 
 
-_run_store: FrameStore | None = None  # this process's handle on the store of the current run
+def _reason(e: Exception) -> str:
+    return str(e) if isinstance(e, IngestError) else f"{type(e).__name__}: {e}"
 
 
-def _open_run_store(store: FrameStore | str | None) -> None:
-    global _run_store  # opened once per process and run, not once per video
-    _run_store = FrameStore(store, mode="a") if isinstance(store, str) else store
+def _ingest_stream(store: FrameStore, sources: list[Source], cfg: IngestConfig):
+    """Ingest sources one after another in this process, yielding, in order, (source, attrs, None) for
+    each video written or (source, None, reason) for each skipped. A video's last chunk and completion
+    mark are written on the store's writer thread while the next video decodes, so each is yielded
+    once the next has been decoded (or the stream ends): only then is it known to be in the store."""
+    in_flight = None  # (source, attrs, writer) of the video whose last writes are on the writer thread
 
+    def settle(src, attrs, writer):
+        try:
+            writer.wait()
+        except Exception as e:  # a failed write skips this video, not the run
+            writer.discard()
+            return src, None, _reason(e)
+        return src, attrs, None
 
-def _work(job: tuple) -> tuple[Source, dict | None, str | None]:
-    src, cfg = job
     try:
-        return src, _ingest_one(_run_store, src, cfg), None
-    except Exception as e:  # any decoder failure is a reason to skip this file, not to stop the run
-        return src, None, f"{type(e).__name__}: {e}" if not isinstance(e, IngestError) else str(e)
+        for src in sources:
+            try:
+                started, skipped = (src, *_start_one(store, src, cfg)), None
+            except Exception as e:  # any decoder failure is a reason to skip this file, not to stop the run
+                started, skipped = None, (src, None, _reason(e))
+            previous, in_flight = in_flight, started
+            if previous is not None:
+                yield settle(*previous)
+            if skipped is not None:
+                yield skipped
+        if in_flight is not None:
+            last, in_flight = in_flight, None
+            yield settle(*last)
+    finally:  # the consumer stopped early (fail_fast): the video in flight is finished, not abandoned
+        if in_flight is not None:
+            settle(*in_flight)
+
+
+_run_store: FrameStore | None = None  # a worker process's handle on the store of the current run
+
+
+def _open_run_store(url: str) -> None:
+    global _run_store  # opened once per worker process, not once per video
+    _run_store = FrameStore(url, mode="a")
+
+
+def _work(job: tuple) -> list[tuple[Source, dict | None, str | None]]:
+    sources, cfg = job
+    return list(_ingest_stream(_run_store, sources, cfg))
+
+
+def _batches(sources: list[Source], workers: int) -> list[list[Source]]:
+    """A worker's job is a few videos, so that writing one overlaps decoding the next (`_ingest_stream`);
+    about four jobs per worker keep the load balanced, and at most 16 videos per job keep progress
+    and a killed run's lost work small."""
+    size = max(1, min(16, len(sources) // (4 * workers)))
+    return [sources[i:i + size] for i in range(0, len(sources), size)]
 
 
 @contextlib.contextmanager
 def _pool(workers: int, n_jobs: int, store: FrameStore):
     """Worker processes when there is parallel work to do; in-process otherwise (no start-up cost)."""
     if workers <= 1 or n_jobs <= 1:
-        _open_run_store(store)
-        try:
-            yield None
-        finally:
-            _open_run_store(None)
+        yield None
         return
     pool = spawn_pool(min(workers, n_jobs), initializer=_open_run_store, initargs=(store.url,))
     try:
@@ -205,10 +251,13 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
         store.delete_video(vid)
     log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
     skipped, done = [], []
-    jobs = [(s, cfg) for s in todo]
-    with _pool(cfg.workers, len(jobs), store) as pool:
-        results = unordered(pool, _work, jobs, "ingest") if pool else map(_work, jobs)
-        for src, attrs, err in tqdm(results, total=len(jobs), desc="ingest", unit="video"):
+    with _pool(cfg.workers, len(todo), store) as pool:
+        if pool is None:
+            results = _ingest_stream(store, todo, cfg)
+        else:
+            jobs = [(batch, cfg) for batch in _batches(todo, cfg.workers)]
+            results = (r for batch in unordered(pool, _work, jobs, "ingest") for r in batch)
+        for src, attrs, err in tqdm(results, total=len(todo), desc="ingest", unit="video"):
             if err is None:
                 done.append(src.video_id)
                 continue
