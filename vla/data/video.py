@@ -31,11 +31,12 @@ class VideoReader:
     """One open container: fps up front, then the frames
     as H×W×3 uint8 RGB, resized to size×size by the decoder's scaler when asked.
 
-    threads=1 (the default) decodes in the calling thread. FFmpeg's own threading (threads=0: frame and
-    slice threads, as many as cores) made H.264 decoding slower here, not faster: 75 vs 50 us/frame for
-    64 px sim clips, 1.15 vs 1.0 ms/frame at 640x480 (2 cores). Its threads start with every file and
-    sync on every frame; parallelism across videos (ingest's worker processes) has neither cost. Ask for
-    more threads to decode one long high-resolution video on a machine with cores to spare."""
+    threads=1 (the default) decodes in the calling thread; 0 lets FFmpeg pick (frame and slice
+    threads, as many as cores). Measured on 2 cores: for 64 px sim clips FFmpeg's threads made
+    decoding slower (141 vs 98 us/frame); for a
+    640x480 clip they made one process faster (1.86 vs 2.47 ms/frame) but two worker processes, as
+    ingest runs, slower (1.32 vs 1.20 ms/frame overall). Parallelism across videos comes from the
+    worker processes; ask for threads to decode one long high-resolution video with cores to spare."""
 
     def __init__(self, path: str, size: int | None = None, threads: int = 1):
         if threads < 0:
