@@ -1,7 +1,9 @@
 """Ingest and pair-sampling throughput, measured side by side on the same files.
 
 1. ingest (decode + resize + compress + write zarr) frames/s vs decode-only frames/s, both
-   single-process over the same videos. Goal: ingest >= 0.8x decode-only.
+   single-process over the same videos, with the decoder's default settings. The two alternate for
+   several rounds and the median of the per-round ratios is reported (one round is ~0.1 s, and this
+   shared machine's speed swings by tens of percent between seconds). Goal: ingest >= 0.8x decode-only.
 2. random frame pairs from the zarr store (PairDataset, one pass, its chunk cache starting cold)
    vs the same pairs decoded from the LeRobot dataset's videos (delta_timestamps). Goal: zarr >= 5x
    the decode path. The same pass without the chunk cache is reported too (not a goal).
@@ -82,7 +84,9 @@ def plot(results: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     axes[0].bar(["decode only", "ingest"], [results["decode_fps"], results["ingest_fps"]], color=["grey", "tab:blue"])
-    axes[0].set_ylabel("frames / s"), axes[0].set_title(f"ingest = {results['ingest_vs_decode']:.2f}x decode")
+    rounds = results["ingest_vs_decode_per_round"]
+    axes[0].set_ylabel("frames / s (median of rounds)")
+    axes[0].set_title(f"ingest = {results['ingest_vs_decode']:.2f}x decode ({min(rounds):.2f}-{max(rounds):.2f})")
     axes[1].bar(["LeRobot video decode", "zarr store"], [results["lerobot_pairs_per_s"], results["zarr_pairs_per_s"]],
                 color=["grey", "tab:green"])
     axes[1].set_ylabel("pairs / s"), axes[1].set_title(f"zarr = {results['zarr_vs_lerobot']:.1f}x decode path")
@@ -95,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    episodes, n_pairs = (3, 200) if args.quick else (12, 1000)
+    episodes, n_pairs, n_rounds = (3, 200, 3) if args.quick else (12, 1000, 9)
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     try:
@@ -105,15 +109,19 @@ def main() -> None:
         # registry, which start on a process's first store operation (~75 ms here, not throughput).
         decode_only(files[:1])
         ingest_run(files[0], work / "warm.zarr")
-        n_dec, t_dec = decode_only(files)
-        n_ing, t_ing = ingest_run(work / "videos", work / "frames.zarr")
-        assert n_dec == n_ing, (n_dec, n_ing)
+        rounds = [(decode_only(files), ingest_run(work / "videos", work / "frames.zarr")) for _ in range(n_rounds)]
+        assert all(n_dec == n_ing for (n_dec, _), (n_ing, _) in rounds), rounds
+        n_dec = rounds[0][0][0]
+        ratios = [t_dec / t_ing for (_, t_dec), (_, t_ing) in rounds]
+        t_dec = float(np.median([t for (_, t), _ in rounds]))
+        t_ing = float(np.median([t for _, (_, t) in rounds]))
         z = zarr_pairs(work / "frames.zarr", n_pairs)
         z_cold = zarr_pairs(work / "frames.zarr", n_pairs, cache=False)
         lr = lerobot_pairs(work / "teleop", cfg.fps, max(50, n_pairs // 5))
-        r = {"videos": len(files), "frames": n_dec, "decode_fps": n_dec / t_dec, "ingest_fps": n_ing / t_ing,
+        r = {"videos": len(files), "frames": n_dec, "rounds": n_rounds, "decode_fps": n_dec / t_dec,
+             "ingest_fps": n_dec / t_ing, "ingest_vs_decode_per_round": ratios,
              "zarr_pairs_per_s": z, "zarr_pairs_per_s_uncached": z_cold, "lerobot_pairs_per_s": lr}
-        r["ingest_vs_decode"] = r["ingest_fps"] / r["decode_fps"]
+        r["ingest_vs_decode"] = float(np.median(ratios))
         r["zarr_vs_lerobot"] = z / lr
         r["goals"] = [
             {"name": "ingest / decode-only throughput", "value": r["ingest_vs_decode"], "goal": 0.8, "op": ">=", "unit": "x"},
@@ -121,8 +129,8 @@ def main() -> None:
         ]
         (RESULTS / "ingest.json").write_text(json.dumps(r, indent=2))
         plot(r, RESULTS / "ingest.png")
-        print(f"ingest {r['ingest_fps']:.0f} frames/s vs decode-only {r['decode_fps']:.0f} frames/s: "
-              f"{r['ingest_vs_decode']:.2f}x (goal >= 0.8)")
+        print(f"ingest {r['ingest_fps']:.0f} frames/s vs decode-only {r['decode_fps']:.0f} frames/s (medians): "
+              f"{r['ingest_vs_decode']:.2f}x, median of {n_rounds} rounds {min(ratios):.2f}-{max(ratios):.2f} (goal >= 0.8)")
         print(f"pairs: zarr {z:.0f}/s vs LeRobot video decode {lr:.0f}/s: {r['zarr_vs_lerobot']:.1f}x (goal >= 5); "
               f"without the chunk cache {z_cold:.0f}/s ({z_cold / lr:.1f}x)")
         print(f"wrote {RESULTS / 'ingest.json'} and {RESULTS / 'ingest.png'}")
