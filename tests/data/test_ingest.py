@@ -263,3 +263,14 @@ def test_store_urls_go_through_fsspec(sim_corpus, frame_store, tmp_path, scheme,
     with fsspec.open(report["report"]) as f:
         assert json.load(f)["frames"] == report["frames"] > 0
     assert remote.summary()["bytes_on_disk"] > 0
+
+
+def test_worker_jobs_cover_every_source_once_in_order_with_jobs_to_spare():
+    from vla.data.ingest import Source, _batches
+
+    for n, workers in [(1, 2), (7, 2), (120, 2), (1000, 4)]:
+        sources = [Source(f"v{i}", f"v{i}.mp4") for i in range(n)]
+        jobs = _batches(sources, workers)
+        assert [s for job in jobs for s in job] == sources
+        assert max(len(job) for job in jobs) <= 16
+        assert len(jobs) >= min(n, 4 * workers)  # every worker gets several jobs when there are enough videos
