@@ -28,9 +28,12 @@ def ingest(cfg) -> None:
     from vla.data.ingest import IngestConfig, format_summary, ingest as run_ingest
 
     i = cfg.data.ingest
-    report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store,
-                        IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
-                                     workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast))
+    try:
+        ingest_cfg = IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
+                                  workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast)
+    except ValueError as e:  # a bad key=value: the message names it
+        raise SystemExit(f"vla-data ingest: {e}") from None
+    report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store, ingest_cfg)
     print(format_summary(report))
     print(f"report:       {report['report']}")
 
