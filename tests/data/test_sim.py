@@ -71,3 +71,29 @@ def test_rerun_reuses_finished_work(sim_corpus, tiny_sim):
     generate(tiny_sim, root / "videos", root / "teleop")
     after = {p.name: p.stat().st_mtime_ns for p in (root / "videos").glob("*.mp4")}
     assert before == after
+
+
+def test_bad_sim_settings_are_refused_by_name_before_any_worker_starts(tmp_path):
+    import pytest
+
+    from vla.cli.data import main
+    from vla.data.sim import SimConfig
+
+    with pytest.raises(ValueError, match=r"unknown MetaWorld task 'nope-v3'; known: \[.*'push-v3'"):
+        SimConfig(tasks=("nope-v3",))
+    with pytest.raises(ValueError, match=r"data.sim.image_size must be an integer >= 8, got 0"):
+        SimConfig(image_size=0)
+    with pytest.raises(ValueError, match=r"data.sim.tasks is empty"):
+        SimConfig(tasks=())
+    with pytest.raises(SystemExit, match=r"^vla-data sim: data.sim.workers must be an integer >= 1, got 0$"):
+        main(["sim", f"paths.root={tmp_path}", "data.sim.workers=0"])
+    assert not (tmp_path / "sim").exists()  # nothing written
+
+
+def test_an_unknown_camera_names_the_cameras_there_are():
+    import pytest
+
+    from vla.data.metaworld_env import MetaWorldTask
+
+    with pytest.raises(ValueError, match=r"no camera 'nocam'; its cameras: \[.*'corner4'"):
+        MetaWorldTask("reach-v3", 32, camera="nocam")

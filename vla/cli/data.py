@@ -14,12 +14,15 @@ def sim(cfg) -> None:
     from vla.data.sim import SimConfig, generate
 
     s = cfg.data.sim
-    sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
-                        teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
-                        camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
-                        workers=s.workers, seed=cfg.seed)
-    save_config(cfg, cfg.paths.sim, "sim_config.yaml")
-    result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
+    try:  # a bad key=value (task, camera, a count) is a one-line message naming it
+        sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
+                            teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
+                            camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
+                            workers=s.workers, seed=cfg.seed)
+        save_config(cfg, cfg.paths.sim, "sim_config.yaml")
+        result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
+    except ValueError as e:
+        raise SystemExit(f"vla-data sim: {e}") from None
     (__import__("pathlib").Path(cfg.paths.sim) / "summary.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 

@@ -34,11 +34,17 @@ def _lerobot_metaworld_config() -> dict:
     return json.loads((Path(spec.submodule_search_locations[0]) / "envs" / "metaworld_config.json").read_text())
 
 
+def check_task(task: str) -> None:
+    """Raise, naming the known tasks, unless `task` has an instruction and a scripted expert."""
+    config = _lerobot_metaworld_config()
+    known = sorted(set(config["TASK_DESCRIPTIONS"]) & set(config["TASK_POLICY_MAPPING"]))
+    if task not in known:
+        raise ValueError(f"unknown MetaWorld task {task!r}; known: {known}")
+
+
 def task_instruction(task: str) -> str:
-    descriptions = _lerobot_metaworld_config()["TASK_DESCRIPTIONS"]
-    if task not in descriptions:
-        raise ValueError(f"unknown MetaWorld task {task!r}; known: {sorted(descriptions)}")
-    return descriptions[task]
+    check_task(task)
+    return _lerobot_metaworld_config()["TASK_DESCRIPTIONS"][task]
 
 
 def make_expert(task: str):
@@ -76,6 +82,9 @@ class MetaWorldTask:
         self.env._freeze_rand_vec = False
         self.env.seeded_rand_vec = True
         model = self.env.model
+        cameras = [model.camera(i).name for i in range(model.ncam)]
+        if camera not in cameras:
+            raise ValueError(f"MetaWorld has no camera {camera!r}; its cameras: {cameras}")
         model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
         self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
         for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):

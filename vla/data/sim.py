@@ -41,6 +41,19 @@ class SimConfig:
     workers: int = 2
     seed: int = 0
 
+    def __post_init__(self):
+        # Checked here, in the main process, so a bad value is one message before any worker starts.
+        from vla.data.metaworld_env import check_task
+
+        if not self.tasks:
+            raise ValueError("data.sim.tasks is empty: name at least one MetaWorld task, e.g. [push-v3]")
+        for task in self.tasks:
+            check_task(task)
+        for name, low in (("video_episodes_per_task", 0), ("teleop_episodes_per_task", 0), ("image_size", 8),
+                          ("fps", 1), ("max_steps", 1), ("tail_steps", 0), ("workers", 1)):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
+                raise ValueError(f"data.sim.{name} must be an integer >= {low}, got {getattr(self, name)!r}")
+
 
 def rollout(task_env, seed: int, max_steps: int, tail_steps: int) -> dict:
     obs = task_env.reset(seed)
