@@ -81,7 +81,7 @@ def test_bad_sim_settings_are_refused_by_name_before_any_worker_starts(tmp_path)
 
     with pytest.raises(ValueError, match=r"unknown MetaWorld task 'nope-v3'; known: \[.*'push-v3'"):
         SimConfig(tasks=("nope-v3",))
-    with pytest.raises(ValueError, match=r"data.sim.image_size must be an integer >= 8, got 0"):
+    with pytest.raises(ValueError, match=r"data.sim.image_size must be an integer >= 32, got 0"):
         SimConfig(image_size=0)
     with pytest.raises(ValueError, match=r"data.sim.tasks is empty"):
         SimConfig(tasks=())
@@ -97,3 +97,19 @@ def test_an_unknown_camera_names_the_cameras_there_are():
 
     with pytest.raises(ValueError, match=r"no camera 'nocam'; its cameras: \[.*'corner4'"):
         MetaWorldTask("reach-v3", 32, camera="nocam")
+
+
+def test_a_rerun_with_other_settings_renders_again_instead_of_mixing(tmp_path):
+    from dataclasses import replace
+
+    from vla.data.sim import SimConfig
+    from vla.data.video import iter_frames
+
+    first = SimConfig(tasks=("reach-v3",), video_episodes_per_task=1, teleop_episodes_per_task=1, image_size=32,
+                      max_steps=20, tail_steps=0, workers=1)
+    generate(first, tmp_path / "videos", tmp_path / "teleop")
+    generate(replace(first, image_size=40), tmp_path / "videos", tmp_path / "teleop")
+    meta = json.loads((tmp_path / "videos" / "reach-v3_0000000.json").read_text())
+    assert (meta["height"], meta["width"]) == (40, 40)
+    assert next(iter_frames(str(tmp_path / "videos" / "reach-v3_0000000.mp4"))).shape == (40, 40, 3)
+    assert tuple(open_dataset(tmp_path / "teleop").meta.features["observation.image"]["shape"][:2]) == (40, 40)

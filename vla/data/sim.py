@@ -26,6 +26,7 @@ from vla.data.workers import spawn_pool, unordered
 log = logging.getLogger(__name__)
 
 TELEOP_SEED_OFFSET = 500_000  # teleop seeds never collide with video seeds; eval uses 900_000+
+TELEOP_SETTINGS = "sim_settings.json"  # beside LeRobot's meta/: the settings the teleop dataset was made with
 
 
 @dataclass
@@ -49,7 +50,9 @@ class SimConfig:
             raise ValueError("data.sim.tasks is empty: name at least one MetaWorld task, e.g. [push-v3]")
         for task in self.tasks:
             check_task(task)
-        for name, low in (("video_episodes_per_task", 0), ("teleop_episodes_per_task", 0), ("image_size", 8),
+        # image_size >= 32: LeRobot encodes the teleop video with SVT-AV1, which kills the process
+        # (SIGFPE) at 24 px and below here; 30 px and up encode.
+        for name, low in (("video_episodes_per_task", 0), ("teleop_episodes_per_task", 0), ("image_size", 32),
                           ("fps", 1), ("max_steps", 1), ("tail_steps", 0), ("workers", 1)):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
                 raise ValueError(f"data.sim.{name} must be an integer >= {low}, got {getattr(self, name)!r}")
@@ -90,28 +93,52 @@ def _worker_episode(job: tuple) -> tuple:
     vid = f"{task}_{seed:07d}"
     write_mp4(Path(video_dir) / f"{vid}.mp4", ep["images"], cfg.fps)
     meta = {"video_id": vid, "file": f"{vid}.mp4", "task": task, "instruction": _ENVS[task].instruction,
-            "fps": cfg.fps, "height": cfg.image_size, "width": cfg.image_size, "seed": seed,
-            "success": ep["success"], "n_frames": len(ep["images"])}
+            **render_settings(cfg), "seed": seed, "success": ep["success"], "n_frames": len(ep["images"])}
     (Path(video_dir) / f"{vid}.json").write_text(json.dumps(meta))  # written last: marks the video done
     return kind, task, seed, meta
 
 
+def render_settings(cfg: SimConfig) -> dict:
+    """What a rendered episode depends on besides task and seed: recorded with each video (and the teleop
+    dataset), so a re-run under other settings renders again instead of mixing the two."""
+    return {"fps": cfg.fps, "height": cfg.image_size, "width": cfg.image_size, "camera": cfg.camera,
+            "max_steps": cfg.max_steps, "tail_steps": cfg.tail_steps}
+
+
+def _video_done(sidecar: Path, settings: dict) -> bool:
+    if not sidecar.is_file():
+        return False
+    meta = json.loads(sidecar.read_text())
+    return {k: meta.get(k) for k in settings} == settings
+
+
 def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
-    jobs = []
+    jobs, settings, redo = [], render_settings(cfg), 0
     for ti, task in enumerate(cfg.tasks):
         base = cfg.seed * 1_000_000 + ti * 10_000
         for i in range(cfg.video_episodes_per_task):
-            if not (video_dir / f"{task}_{base + i:07d}.json").is_file():
+            sidecar = video_dir / f"{task}_{base + i:07d}.json"
+            if not _video_done(sidecar, settings):
+                redo += sidecar.is_file()
                 jobs.append(("video", task, base + i, cfg, str(video_dir)))
         if teleop_needed:
             for i in range(cfg.teleop_episodes_per_task):
                 jobs.append(("teleop", task, base + TELEOP_SEED_OFFSET + i, cfg, str(video_dir)))
+    if redo:
+        log.warning("rendering %d videos again: they were made with other settings than %s", redo, settings)
     return jobs
 
 
-def _teleop_done(root: Path, expected: int) -> bool:
-    info = root / "meta" / "info.json"
-    return info.is_file() and json.loads(info.read_text()).get("total_episodes") == expected
+def _teleop_settings(cfg: SimConfig) -> dict:
+    return {**render_settings(cfg), "tasks": list(cfg.tasks), "episodes_per_task": cfg.teleop_episodes_per_task,
+            "seed": cfg.seed}
+
+
+def _teleop_done(root: Path, cfg: SimConfig) -> bool:
+    """Finalised, and made by this configuration (its settings file is written after finalize)."""
+    marker = root / TELEOP_SETTINGS
+    return (root / "meta" / "info.json").is_file() and marker.is_file() and \
+        json.loads(marker.read_text()) == _teleop_settings(cfg)
 
 
 def write_manifest(video_dir: Path) -> Path:
@@ -125,9 +152,10 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
     video_dir, teleop_root = Path(video_dir), Path(teleop_root)
     video_dir.mkdir(parents=True, exist_ok=True)
     n_teleop = cfg.teleop_episodes_per_task * len(cfg.tasks)
-    teleop_needed = n_teleop > 0 and not _teleop_done(teleop_root, n_teleop)
+    teleop_needed = n_teleop > 0 and not _teleop_done(teleop_root, cfg)
     if teleop_needed and teleop_root.exists():
-        log.warning("discarding unfinished teleop dataset %s (interrupted run)", teleop_root)
+        log.warning("discarding teleop dataset %s: unfinished (interrupted run) or made with other settings",
+                    teleop_root)
         shutil.rmtree(teleop_root)
     jobs = _jobs(cfg, video_dir, teleop_needed)
     teleop: dict[tuple, dict] = {}
@@ -145,6 +173,7 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
             ep = teleop[(task, seed)]
             writer.add_episode(ep["images"], ep["states"], ep["actions"], ep["successes"], task_instruction(task))
         writer.close()
+        (teleop_root / TELEOP_SETTINGS).write_text(json.dumps(_teleop_settings(cfg)))
     manifest = write_manifest(video_dir)
     metas = [json.loads(line) for line in manifest.read_text().splitlines()]
     return {"videos": len(metas), "video_success_rate": float(np.mean([m["success"] for m in metas])) if metas else 0.0,
