@@ -99,7 +99,7 @@ def test_an_unknown_camera_names_the_cameras_there_are():
         MetaWorldTask("reach-v3", 32, camera="nocam")
 
 
-def test_a_rerun_with_other_settings_renders_again_instead_of_mixing(tmp_path):
+def test_a_rerun_with_other_settings_renders_again_instead_of_mixing(tmp_path, caplog):
     from dataclasses import replace
 
     from vla.data.sim import SimConfig
@@ -108,7 +108,10 @@ def test_a_rerun_with_other_settings_renders_again_instead_of_mixing(tmp_path):
     first = SimConfig(tasks=("reach-v3",), video_episodes_per_task=1, teleop_episodes_per_task=1, image_size=32,
                       max_steps=20, tail_steps=0, workers=1)
     generate(first, tmp_path / "videos", tmp_path / "teleop")
+    generate(replace(first, video_episodes_per_task=2), tmp_path / "videos", tmp_path / "teleop")
     generate(replace(first, image_size=40), tmp_path / "videos", tmp_path / "teleop")
+    # the second video (seed 1) is outside the last run: left at 32 px, and named
+    assert "1 videos in" in caplog.text and "reach-v3_0000001" in caplog.text
     meta = json.loads((tmp_path / "videos" / "reach-v3_0000000.json").read_text())
     assert (meta["height"], meta["width"]) == (40, 40)
     assert next(iter_frames(str(tmp_path / "videos" / "reach-v3_0000000.mp4"))).shape == (40, 40, 3)

@@ -176,5 +176,11 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
         (teleop_root / TELEOP_SETTINGS).write_text(json.dumps(_teleop_settings(cfg)))
     manifest = write_manifest(video_dir)
     metas = [json.loads(line) for line in manifest.read_text().splitlines()]
+    settings = render_settings(cfg)
+    others = [m["video_id"] for m in metas if {k: m.get(k) for k in settings} != settings]
+    if others:  # outside this run's tasks/counts, so not rendered again: the folder mixes settings
+        log.warning("%d videos in %s were made with other settings and are not part of this run (e.g. %s); "
+                    "remove them, or use another paths.root, before ingesting the folder",
+                    len(others), video_dir, ", ".join(others[:3]))
     return {"videos": len(metas), "video_success_rate": float(np.mean([m["success"] for m in metas])) if metas else 0.0,
             "teleop_episodes": n_teleop, "manifest": str(manifest), "teleop": str(teleop_root)}
