@@ -105,11 +105,12 @@ def render_settings(cfg: SimConfig) -> dict:
             "max_steps": cfg.max_steps, "tail_steps": cfg.tail_steps}
 
 
-def _video_done(sidecar: Path, settings: dict) -> bool:
-    if not sidecar.is_file():
-        return False
-    meta = json.loads(sidecar.read_text())
+def _made_with(meta: dict, settings: dict) -> bool:
     return {k: meta.get(k) for k in settings} == settings
+
+
+def _video_done(sidecar: Path, settings: dict) -> bool:
+    return sidecar.is_file() and _made_with(json.loads(sidecar.read_text()), settings)
 
 
 def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
@@ -177,7 +178,7 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
     manifest = write_manifest(video_dir)
     metas = [json.loads(line) for line in manifest.read_text().splitlines()]
     settings = render_settings(cfg)
-    others = [m["video_id"] for m in metas if {k: m.get(k) for k in settings} != settings]
+    others = [m["video_id"] for m in metas if not _made_with(m, settings)]
     if others:  # outside this run's tasks/counts, so not rendered again: the folder mixes settings
         log.warning("%d videos in %s were made with other settings and are not part of this run (e.g. %s); "
                     "remove them, or use another paths.root, before ingesting the folder",
