@@ -33,10 +33,10 @@ class VideoReader:
 
     threads=1 (the default) decodes in the calling thread; 0 lets FFmpeg pick (frame and slice
     threads, as many as cores). Measured on 2 cores: for 64 px sim clips FFmpeg's threads made
-    decoding slower (141 vs 98 us/frame); for a
-    640x480 clip they made one process faster (1.86 vs 2.47 ms/frame) but two worker processes, as
-    ingest runs, slower (1.32 vs 1.20 ms/frame overall). Parallelism across videos comes from the
-    worker processes; ask for threads to decode one long high-resolution video with cores to spare."""
+    decoding slower (141 vs 98 us/frame); for a 640x480 clip they made one process faster (1.86 vs
+    2.47 ms/frame) but two worker processes, as ingest runs, slower (1.32 vs 1.20 ms/frame overall).
+    Parallelism across videos comes from the worker processes; ask for threads to decode one long
+    high-resolution video with cores to spare."""
 
     def __init__(self, path: str, size: int | None = None, threads: int = 1):
         if threads < 0:
