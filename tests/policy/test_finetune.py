@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from vla.data.lerobot_io import TeleopWriter, open_metadata, select_episodes
 from vla.policy.finetune import finetune, load_chunks, make_batch
 from vla.policy.modeling import VLAPolicy
 from policy_support import tiny_policy_cfg, tiny_train_cfg
@@ -29,7 +30,7 @@ def test_lora_trains_a_small_fraction(lora_run):
 def test_lora_adapter_reload_gives_identical_actions(lora_run, teleop_root):
     out, _ = lora_run
     assert (out / "model" / "adapter" / "adapter_model.safetensors").is_file()
-    data = load_chunks(teleop_root, chunk_size=4, max_episodes=1)
+    data = load_chunks(teleop_root, chunk_size=4, demos_per_task=1)
     batch = make_batch(data, np.arange(0, 20, 5))
     a = VLAPolicy.from_pretrained(out / "model").eval().predict_action_chunk(batch)
     b = VLAPolicy.from_pretrained(out / "model").eval().predict_action_chunk(batch)
@@ -49,14 +50,46 @@ def test_peft_adapter_directory_loads_with_peft(lora_run, backbone_dir):
 
 
 def test_stats_come_from_the_selected_episodes(teleop_root):
-    one, all_ = load_chunks(teleop_root, 4, max_episodes=1), load_chunks(teleop_root, 4)
+    one, all_ = load_chunks(teleop_root, 4, demos_per_task=1), load_chunks(teleop_root, 4)
     assert one.episodes == [0] and len(all_.episodes) == 3
     assert len(one.states) < len(all_.states)
 
 
-def test_too_many_episodes_is_refused(teleop_root):
-    with pytest.raises(ValueError, match="max_episodes=99"):
-        load_chunks(teleop_root, 4, max_episodes=99)
+TWO_TASKS = ["reach the goal", "open the drawer"]
+
+
+@pytest.fixture(scope="module")
+def two_task_root(tmp_path_factory):
+    """Three episodes of one task then two of another: sorted by task, as `vla-data sim` writes them."""
+    root = tmp_path_factory.mktemp("two_tasks") / "teleop"
+    rng = np.random.default_rng(0)
+    writer = TeleopWriter(root, fps=10, image_size=32, use_video=False)
+    for task in [TWO_TASKS[0]] * 3 + [TWO_TASKS[1]] * 2:
+        n = 6
+        writer.add_episode(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+                           rng.normal(size=(n, 4)).astype(np.float32), rng.normal(size=(n, 4)).astype(np.float32),
+                           np.zeros(n, bool), task)
+    writer.close()
+    return root
+
+
+def test_demos_per_task_takes_the_first_of_every_task(two_task_root):
+    data = load_chunks(two_task_root, 4, demos_per_task=1)
+    assert data.episodes == [0, 3]  # not [0, 1], the first two of the first task
+    assert set(data.instructions) == set(TWO_TASKS)
+
+
+def test_selection_is_reproducible_and_nests(two_task_root):
+    picks = [select_episodes(open_metadata(two_task_root), n) for n in (1, 1, 2, None)]
+    assert picks[0] == picks[1] == [0, 3]
+    assert picks[2] == [0, 1, 3, 4] and set(picks[0]) < set(picks[2]) < set(picks[3])
+    assert picks[3] == [0, 1, 2, 3, 4]
+
+
+def test_a_task_with_too_few_episodes_is_refused(two_task_root):
+    with pytest.raises(ValueError, match=r"demos_per_task=3 but task 'open the drawer' has only 2 episodes") as err:
+        load_chunks(two_task_root, 4, demos_per_task=3)
+    assert str(two_task_root) in str(err.value)
 
 
 def test_finetune_resume_reproduces_the_uninterrupted_run(tmp_path, latent_pretrain, backbone_dir, teleop_root):

@@ -16,7 +16,7 @@ def runner(finetuned_dir):
 
 @pytest.fixture(scope="module")
 def frames(teleop_root):
-    return load_chunks(teleop_root, chunk_size=4, max_episodes=1)
+    return load_chunks(teleop_root, chunk_size=4, demos_per_task=1)
 
 
 def _obs(data, i):

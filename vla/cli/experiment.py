@@ -1,4 +1,5 @@
-"""`vla-experiment [comparison.demos=[5,10,null]] [comparison.arms=[none,latent,idm]] ...`: the comparison."""
+"""`vla-experiment [comparison.demos=[5,10,null]] [comparison.arms=[none,latent,idm]] ...`: the comparison
+(comparison.demos counts demos per task)."""
 
 import sys
 

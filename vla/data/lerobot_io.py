@@ -1,4 +1,4 @@
-"""LeRobot v3 teleop datasets: write episodes, and read a small dataset whole into memory.
+"""LeRobot v3 teleop datasets: write episodes, choose episodes per task, and read a small dataset whole into memory.
 
 Feature names follow LeRobot's MetaWorld convention (`observation.image`,
 `observation.state` = hand xyz + gripper, `action` = xyz delta + gripper), so our
@@ -71,15 +71,62 @@ class Episode:
     success: bool
 
 
+def _require_local_dataset(root: str | Path) -> None:
+    if not (Path(root) / "meta" / "info.json").is_file():
+        raise FileNotFoundError(f"no LeRobot dataset at {root} (missing meta/info.json); "
+                                f"create one with `vla-data sim` or `vla-record`")
+
+
 def open_dataset(root: str | Path, repo_id: str | None = None, **kwargs):
     """A LeRobotDataset from a local root (or a hub id when online and root is None)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    if root is not None and not (Path(root) / "meta" / "info.json").is_file():
-        raise FileNotFoundError(f"no LeRobot dataset at {root} (missing meta/info.json); "
-                                f"create one with `vla-data sim` or `vla-record`")
+    if root is not None:
+        _require_local_dataset(root)
     repo_id = repo_id or (f"local/{Path(root).name}" if root is not None else None)
     return LeRobotDataset(repo_id, root=root, **kwargs)
+
+
+def open_metadata(root: str | Path, repo_id: str = "local/teleop"):
+    """A local dataset's LeRobotDatasetMetadata (episodes, tasks, fps), without decoding any frame."""
+    from lerobot.datasets.dataset_metadata import LeRobotDatasetMetadata
+
+    _require_local_dataset(root)
+    return LeRobotDatasetMetadata(repo_id, root=Path(root))
+
+
+def episodes_by_task(meta) -> dict[str, list[int]]:
+    """Each task's episode indices in index order, from the `tasks` column of `meta.episodes`."""
+    if meta.episodes is None:  # lerobot leaves it unset in a dataset with no episodes
+        return {}
+    columns = meta.episodes.select_columns(["episode_index", "tasks"]).to_dict()
+    by_task: dict[str, list[int]] = {}
+    for episode, tasks in sorted(zip(columns["episode_index"], columns["tasks"])):
+        # An episode of several tasks would count towards each, and the per-task budget would not hold.
+        if len(tasks) != 1:
+            raise ValueError(f"episode {episode} of {meta.root} has tasks {tasks}; "
+                             "per-task selection needs exactly one task per episode")
+        by_task.setdefault(tasks[0], []).append(int(episode))
+    return by_task
+
+
+def select_episodes(meta, demos_per_task: int | None) -> list[int]:
+    """The first `demos_per_task` episodes of every task, in episode-index order (None = every episode).
+
+    Taking the first N of each task, rather than the first N of the dataset (which is sorted by task),
+    keeps every task in a small sweep point, and makes the points nest: 5 per task ⊂ 10 ⊂ 25.
+    """
+    if demos_per_task is None:
+        return list(range(meta.total_episodes))
+    if demos_per_task < 1:
+        raise ValueError(f"demos_per_task must be at least 1 (or null for all), got {demos_per_task}")
+    chosen = []
+    for task, episodes in episodes_by_task(meta).items():
+        if len(episodes) < demos_per_task:
+            raise ValueError(f"demos_per_task={demos_per_task} but task {task!r} has only {len(episodes)} "
+                             f"episodes in {meta.root}")
+        chosen += episodes[:demos_per_task]
+    return sorted(chosen)
 
 
 def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key: str = "observation.image") -> list[Episode]:

@@ -139,7 +139,7 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
         f"Success: {_rate(ev)}.", "", img("eval", "success per task"), "",
         "## The comparison", "",
         exp_md.read_text().replace("# Pretraining comparison", "").strip() if exp_md.is_file() else "*(not produced)*",
-        "", img("comparison", "success rate vs labelled demos per arm"), "",
+        "", img("comparison", "success rate vs labelled demos per task, per arm"), "",
         "## The policy on the ROS 2 loop", "",
         (f"The same checkpoint drove the simulated robot through `vla-policy-node` over DDS for "
          f"{ros.get('episodes')} episode(s): command rate {_f(ros.get('command_rate_hz'), '.1f')} Hz, "

@@ -1,11 +1,12 @@
 """The comparison: no pretraining vs LAM latent pretraining vs IDM pseudo-label pretraining (VPT).
 
 Every arm is finetuned on the same labelled episodes with the same budget and evaluated on the same
-seeds; optionally the number of labelled demos is swept. Each finished run leaves its eval_info.json
-and the fingerprint of the config it ran under (arm_config.json), so re-running the command skips what
-is done under the same config, redoes what was done under another, and resumes unfinished training
-from its checkpoints. (The LAM arm that the main pipeline trained in place has no fingerprint: the
-pipeline's own stages are rerun when their config changes.)
+seeds; optionally the number of labelled demos per task is swept (the first N episodes of every task,
+so the sweep points nest). Each finished run leaves its eval_info.json and the fingerprint of the
+config it ran under (arm_config.json), so re-running the command skips what is done under the same
+config, redoes what was done under another, and resumes unfinished training from its checkpoints.
+(The LAM arm that the main pipeline trained in place has no fingerprint: the pipeline's own stages
+are rerun when their config changes.)
 """
 
 from __future__ import annotations
@@ -77,6 +78,23 @@ def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Pat
     return run_dir / "model"
 
 
+def run_dir_name(arm: str, demos_per_task: int | None) -> str:
+    """`latent_demos5pt` for 5 demos per task; `latent_demosall` (the name configs/experiment/demo.yaml
+    points at) for every demo. The `pt` keeps runs made by the old first-N-episodes sweep from being reused."""
+    return f"{arm}_demos{demos_per_task}pt" if demos_per_task is not None else f"{arm}_demosall"
+
+
+def per_task_count(demos: int | None, n_episodes: int, teleop_root: str | Path) -> int | float:
+    """A sweep point's demos per task. For `null` (all) it is the dataset's episodes over its tasks: the
+    per-task count when every task has as many episodes (as `vla-data sim` makes them), else their mean."""
+    if demos is not None:
+        return demos
+    from vla.data.lerobot_io import open_metadata
+
+    per_task = n_episodes / open_metadata(teleop_root).total_tasks
+    return int(per_task) if per_task.is_integer() else round(per_task, 1)
+
+
 def run_experiment(cfg: DictConfig) -> dict:
     from vla.policy.finetune import load_chunks
     from vla.policy.stages import run_finetune
@@ -94,7 +112,7 @@ def run_experiment(cfg: DictConfig) -> dict:
     for demos in cfg.comparison.demos:
         data = None
         for arm in arms:
-            run_dir = out / f"{arm}_demos{demos if demos is not None else 'all'}"
+            run_dir = out / run_dir_name(arm, demos)
             info_path = run_dir / "eval" / "eval_info.json"
             if not _done(run_dir, info_path, fingerprint):
                 if data is None:  # decoded once, shared by every arm: the same finetuning data
@@ -102,18 +120,21 @@ def run_experiment(cfg: DictConfig) -> dict:
                 sub = cfg.copy()
                 OmegaConf.update(sub, "resume", not (run_dir / STAMP).is_file())
                 ft = run_finetune(sub, out_dir=run_dir, init="none" if arm == "none" else "pretrained",
-                                  pretrain_dir=pretrained.get(arm), max_episodes=demos, data=data)
+                                  pretrain_dir=pretrained.get(arm), demos_per_task=demos, data=data)
                 evaluate_checkpoint(run_dir / "model", ecfg, run_dir / "eval")
                 _stamp(run_dir, fingerprint)
-                n_demos = len(ft["episodes"])
+                n_episodes = len(ft["episodes"])
             else:
-                n_demos = len(json.loads((run_dir / "metrics.json").read_text())["episodes"])
+                n_episodes = len(json.loads((run_dir / "metrics.json").read_text())["episodes"])
             info = json.loads(info_path.read_text())
-            rows.append({"arm": arm, "label": ARM_LABEL[arm], "demos": n_demos, **info["overall"],
+            per_task = per_task_count(demos, n_episodes, cfg.paths.teleop)
+            rows.append({"arm": arm, "label": ARM_LABEL[arm], "demos_per_task": per_task,
+                         "labelled_episodes": n_episodes, **info["overall"],
                          "per_task": {t: {k: v for k, v in r.items() if k != "episodes"}
                                       for t, r in info["tasks"].items()},
                          "run_dir": str(run_dir)})
-            log.info("%s, %d demos: %d/%d", arm, n_demos, info["overall"]["successes"], info["overall"]["n"])
+            log.info("%s, %s demos per task (%d episodes): %d/%d", arm, per_task, n_episodes,
+                     info["overall"]["successes"], info["overall"]["n"])
     results = {"tasks": ecfg.tasks, "n_episodes_per_task": ecfg.n_episodes, "seed_start": ecfg.seed_start,
                "finetune_steps": int(cfg.finetune.train.steps), "pretrain_steps": int(cfg.pretrain.train.steps),
                "rows": rows}
@@ -128,10 +149,11 @@ def results_markdown(results: dict) -> str:
              f"Tasks: {', '.join(results['tasks'])}; {results['n_episodes_per_task']} evaluation episodes per task "
              f"(seeds from {results['seed_start']}); finetuning {results['finetune_steps']} steps per run, "
              f"pretraining {results['pretrain_steps']} steps.\n",
-             "| arm | labelled demos | success | rate | 95% CI (Wilson) |", "|---|---|---|---|---|"]
+             "| arm | demos per task | labelled episodes | success | rate | 95% CI (Wilson) |",
+             "|---|---|---|---|---|---|"]
     for r in results["rows"]:
-        lines.append(f"| {r['label']} | {r['demos']} | {r['successes']}/{r['n']} | {r['success_rate']:.2f} | "
-                     f"{r['ci95'][0]:.2f}–{r['ci95'][1]:.2f} |")
+        lines.append(f"| {r['label']} | {r['demos_per_task']} | {r['labelled_episodes']} | {r['successes']}/{r['n']} | "
+                     f"{r['success_rate']:.2f} | {r['ci95'][0]:.2f}–{r['ci95'][1]:.2f} |")
     lines.append("\nOverlapping intervals mean the runs do not distinguish the arms at this sample size.\n")
     return "\n".join(lines)
 
@@ -144,18 +166,19 @@ def plot_results(rows: list[dict], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, arm in enumerate(dict.fromkeys(r["arm"] for r in rows)):
-        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["demos"])
-        x = [r["demos"] * (1 + 0.03 * (i - 1)) for r in pts]  # small offset so intervals do not hide each other
+        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["demos_per_task"])
+        # A small offset per arm so the intervals do not hide each other.
+        x = [r["demos_per_task"] * (1 + 0.03 * (i - 1)) for r in pts]
         y = [r["success_rate"] for r in pts]
         err = [[r["success_rate"] - r["ci95"][0] for r in pts], [r["ci95"][1] - r["success_rate"] for r in pts]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=4, label=pts[0]["label"])
     # Ticks only at the swept demo counts: the offsets above would otherwise read as fractional demos.
-    demos = sorted({r["demos"] for r in rows})
+    demos = sorted({r["demos_per_task"] for r in rows})
     ax.set_xticks(demos, [str(d) for d in demos])
     if len(demos) == 1:
         ax.set_xlim(demos[0] * 0.9, demos[0] * 1.1)
-    ax.set_xlabel("labelled demos (episodes)"), ax.set_ylabel("success rate (95% Wilson CI)")
-    ax.set_ylim(-0.02, 1.02), ax.legend(), ax.set_title("closed-loop success vs labelled demos")
+    ax.set_xlabel("labelled demos per task"), ax.set_ylabel("success rate (95% Wilson CI)")
+    ax.set_ylim(-0.02, 1.02), ax.legend(), ax.set_title("closed-loop success vs labelled demos per task")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -17,6 +17,7 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
+from vla.data.lerobot_io import open_metadata, select_episodes
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.policy.processor import compute_stats
@@ -35,22 +36,15 @@ class ChunkData:
     episodes: list[int]
 
 
-def load_chunks(root: str | Path, chunk_size: int, max_episodes: int | None = None,
+def load_chunks(root: str | Path, chunk_size: int, demos_per_task: int | None = None,
                 repo_id: str = "local/teleop") -> ChunkData:
-    """Decode the (selected) episodes once into memory, with action chunks from delta_timestamps."""
+    """Decode the first `demos_per_task` episodes of every task (all when None) once into memory, with
+    action chunks from delta_timestamps."""
     from lerobot.datasets import LeRobotDataset
-    from lerobot.datasets.dataset_metadata import LeRobotDatasetMetadata
 
-    root = Path(root)
-    if not (root / "meta" / "info.json").is_file():
-        raise FileNotFoundError(f"{root / 'meta' / 'info.json'} not found: {root} is not a LeRobot dataset "
-                                "(make one with `vla-data sim`)")
-    meta = LeRobotDatasetMetadata(repo_id, root=root)
-    n_total = meta.total_episodes
-    if max_episodes is not None and max_episodes > n_total:
-        raise ValueError(f"finetune.max_episodes={max_episodes} but {root} has only {n_total} episodes")
-    episodes = list(range(max_episodes if max_episodes else n_total))
-    ds = LeRobotDataset(repo_id, root=root, episodes=episodes,
+    meta = open_metadata(root, repo_id)
+    episodes = select_episodes(meta, demos_per_task)
+    ds = LeRobotDataset(repo_id, root=Path(root), episodes=episodes,
                         delta_timestamps={"action": [i / meta.fps for i in range(chunk_size)]})
     images, states, actions, pads, instr = [], [], [], [], []
     for i in tqdm(range(len(ds)), desc=f"decoding {len(episodes)} episodes"):
@@ -96,11 +90,11 @@ def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path |
 
 def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str | Path, out_dir: str | Path,
              backbone_path: str | Path, init: str = "pretrained", pretrain_dir: str | Path | None = None,
-             max_episodes: int | None = None, resume: bool = False, data: ChunkData | None = None) -> dict:
+             demos_per_task: int | None = None, resume: bool = False, data: ChunkData | None = None) -> dict:
     """Run stage 3 and write out_dir/model + metrics.json + loss.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = data or load_chunks(dataset_root, policy_cfg.chunk_size, max_episodes)
+    data = data or load_chunks(dataset_root, policy_cfg.chunk_size, demos_per_task)
     torch.manual_seed(train_cfg.seed)
     policy = build_policy(policy_cfg, init, pretrain_dir, backbone_path)
     policy.processor.stats.update(state=compute_stats(data.states), action=compute_stats(data.actions[:, 0]))

@@ -30,12 +30,12 @@ def run_pretrain(cfg: DictConfig) -> dict:
 
 
 def run_finetune(cfg: DictConfig, out_dir: str | Path | None = None, init: str | None = None,
-                 pretrain_dir: str | Path | None = None, max_episodes: int | None = None, data=None) -> dict:
+                 pretrain_dir: str | Path | None = None, demos_per_task: int | None = None, data=None) -> dict:
     from vla.policy.finetune import finetune
 
     pcfg = policy_config(cfg)
     return finetune(pcfg, train_config(cfg.finetune.train, cfg.seed), cfg.paths.teleop,
                     out_dir or cfg.paths.finetune, resolve_backbone(pcfg.backbone, cfg.paths.backbone),
                     init=init or cfg.finetune.init, pretrain_dir=pretrain_dir or cfg.finetune.pretrained,
-                    max_episodes=max_episodes if max_episodes is not None else cfg.finetune.max_episodes,
+                    demos_per_task=demos_per_task if demos_per_task is not None else cfg.finetune.demos_per_task,
                     resume=bool(cfg.resume), data=data)
