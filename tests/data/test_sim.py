@@ -116,3 +116,16 @@ def test_a_rerun_with_other_settings_renders_again_instead_of_mixing(tmp_path, c
     assert (meta["height"], meta["width"]) == (40, 40)
     assert next(iter_frames(str(tmp_path / "videos" / "reach-v3_0000000.mp4"))).shape == (40, 40, 3)
     assert tuple(open_dataset(tmp_path / "teleop").meta.features["observation.image"]["shape"][:2]) == (40, 40)
+
+
+def test_the_workspace_view_shows_the_table_objects_larger_than_corner4():
+    # The puck (red) and the goal (green) of push-v3 cover more pixels in the workspace view: the reason it exists.
+    from vla.data.metaworld_env import MetaWorldTask
+
+    def object_pixels(camera):
+        with MetaWorldTask("push-v3", 64, camera=camera) as env:
+            image = env.reset(1)["image"].astype(int)
+        r, g, b = image[..., 0], image[..., 1], image[..., 2]
+        return int(((g > 120) & (r < 100) & (b < 100)).sum())  # the green goal sphere
+
+    assert object_pixels("workspace") > 2 * object_pixels("corner4") > 0

@@ -22,6 +22,14 @@ os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 STATE_DIM = 4
 ACTION_DIM = 4
 
+# Views of our own besides MetaWorld's fixed cameras: free cameras framing the table where the objects and
+# goals are drawn (x -0.1..0.1, y 0.6..0.9 m). From corner4 at 64 px the puck and the goal are 1-2 pixels
+# under a large arm; these views make them 4-5 pixels (measured in README "The policy's floor").
+FREE_CAMERAS = {
+    "workspace": {"lookat": (0.0, 0.75, 0.1), "distance": 0.85, "azimuth": 120.0, "elevation": -30.0},
+    "workspace_front": {"lookat": (0.0, 0.72, 0.1), "distance": 0.8, "azimuth": 180.0, "elevation": -35.0},
+}
+
 
 @lru_cache(maxsize=1)
 def _lerobot_metaworld_config() -> dict:
@@ -83,8 +91,10 @@ class MetaWorldTask:
         self.env.seeded_rand_vec = True
         model = self.env.model
         cameras = [model.camera(i).name for i in range(model.ncam)]
-        if camera not in cameras:
-            raise ValueError(f"MetaWorld has no camera {camera!r}; its cameras: {cameras}")
+        if camera not in cameras and camera not in FREE_CAMERAS:
+            raise ValueError(f"MetaWorld has no camera {camera!r}; its cameras: {cameras}, "
+                             f"and ours: {sorted(FREE_CAMERAS)}")
+        self._camera = self._free_camera(FREE_CAMERAS[camera]) if camera in FREE_CAMERAS else camera
         model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
         self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
         for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):
@@ -93,9 +103,22 @@ class MetaWorldTask:
         self._raw_obs: np.ndarray | None = None
         self.steps = 0
 
+    @staticmethod
+    def _free_camera(view: dict):
+        import mujoco
+
+        cam = mujoco.MjvCamera()
+        cam.type = mujoco.mjtCamera.mjCAMERA_FREE
+        cam.lookat[:] = view["lookat"]
+        cam.distance, cam.azimuth, cam.elevation = view["distance"], view["azimuth"], view["elevation"]
+        return cam
+
     def render(self) -> np.ndarray:
-        self._renderer.update_scene(self.env.data, camera=self.camera)
-        return np.ascontiguousarray(self._renderer.render()[::-1])  # fixed cameras render upside down
+        self._renderer.update_scene(self.env.data, camera=self._camera)
+        image = self._renderer.render()
+        if isinstance(self._camera, str):  # MetaWorld's fixed cameras render upside down; free cameras do not
+            image = image[::-1]
+        return np.ascontiguousarray(image)
 
     def _obs(self) -> dict:
         return {

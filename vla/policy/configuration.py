@@ -23,6 +23,11 @@ class PolicyConfig:
     lora_dropout: float = 0.0
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     full_finetune: bool = False
+    # How the heads read the backbone's last hidden states: "mean" over all tokens, or "attention" (pool_queries
+    # learned queries attend over the tokens, keeping where things are in the image).
+    pool: str = "mean"
+    pool_queries: int = 4
+    random_shift: int = 0  # training-time image augmentation (DrQ): shift by up to this many pixels, edges replicated
     pretrain_target: str = "latent"  # "latent" (LAM codes, classification) or "idm" (pseudo-actions, regression)
     normalization: str = "mean_std"  # or "min_max" for state and action
 
@@ -31,7 +36,11 @@ class PolicyConfig:
             raise ValueError(f"PolicyConfig.pretrain_target must be 'latent' or 'idm', got {self.pretrain_target!r}")
         if self.normalization not in ("mean_std", "min_max"):
             raise ValueError(f"PolicyConfig.normalization must be 'mean_std' or 'min_max', got {self.normalization!r}")
-        for name in ("image_size", "chunk_size", "action_dim", "state_dim", "n_tokens", "codebook_size"):
+        if self.pool not in ("mean", "attention"):
+            raise ValueError(f"PolicyConfig.pool must be 'mean' or 'attention', got {self.pool!r}")
+        if self.random_shift < 0:
+            raise ValueError(f"PolicyConfig.random_shift must be >= 0, got {self.random_shift}")
+        for name in ("image_size", "chunk_size", "action_dim", "state_dim", "n_tokens", "codebook_size", "pool_queries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PolicyConfig.{name} must be >= 1, got {getattr(self, name)}")
         self.lora_targets = list(self.lora_targets)

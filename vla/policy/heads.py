@@ -1,4 +1,5 @@
-"""Heads on the pooled backbone features: latent codes (stage 2), pseudo-actions (VPT), action chunks (stage 3)."""
+"""Pooling of the backbone's hidden states, and the heads on the pooled features: latent codes (stage 2),
+pseudo-actions (VPT), action chunks (stage 3)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,47 @@ class MLP(nn.Sequential):
     def __init__(self, d_in: int, d_hidden: int, d_out: int):
         super().__init__(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Linear(d_hidden, d_hidden), nn.GELU(),
                          nn.Linear(d_hidden, d_out))
+
+
+class MeanPool(nn.Module):
+    """Masked mean over every image and instruction token: (B, T, D) -> (B, D). Where things are is averaged away."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.out_dim = d_model
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+class AttentionPool(nn.Module):
+    """`n_queries` learned queries attend over the (masked) token states: (B, T, D) -> (B, n_queries * D).
+
+    Each query can pick out the tokens of one thing (the puck, the goal, the hand), so the head keeps the
+    spatial detail a mean over all tokens throws away (the image tokens carry their position embeddings).
+    """
+
+    def __init__(self, d_model: int, n_queries: int = 4, n_heads: int = 4):
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(n_queries, d_model) * d_model ** -0.5)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.norm = nn.LayerNorm(d_model)
+        self.out_dim = n_queries * d_model
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q = self.queries.unsqueeze(0).expand(hidden.shape[0], -1, -1).to(hidden.dtype)
+        kv = self.norm(hidden)
+        out, _ = self.attn(q, kv, kv, key_padding_mask=~mask.bool(), need_weights=False)
+        return out.flatten(1)
+
+
+def make_pool(kind: str, d_model: int, n_queries: int) -> nn.Module:
+    if kind == "mean":
+        return MeanPool(d_model)
+    if kind == "attention":
+        return AttentionPool(d_model, n_queries)
+    raise ValueError(f"policy.pool must be 'mean' or 'attention', got {kind!r}")
 
 
 class LatentActionHead(nn.Module):

@@ -18,7 +18,7 @@ from torch import nn
 from vla.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vla.policy.backbone import load_backbone, n_image_tokens
 from vla.policy.configuration import PolicyConfig
-from vla.policy.heads import ActionChunkHead, LatentActionHead, PseudoActionHead
+from vla.policy.heads import ActionChunkHead, LatentActionHead, PseudoActionHead, make_pool
 from vla.policy.processor import PolicyProcessor
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,14 @@ def _tokenizer_from_json(d: dict):
     return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(d["json"]), **special)
 
 
+def random_shift(pixels: torch.Tensor, pad: int) -> torch.Tensor:
+    """DrQ's augmentation: each image shifted by up to `pad` pixels, edges replicated. (B, N, C, H, W)."""
+    b, n, c, h, w = pixels.shape
+    x = F.pad(pixels.reshape(b * n, c, h, w), (pad,) * 4, mode="replicate")
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b * n)).tolist()
+    return torch.stack([x[i, :, y:y + h, z:z + w] for i, (y, z) in enumerate(zip(dy, dx))]).view(b, n, c, h, w)
+
+
 class VLAPolicy(nn.Module):
     def __init__(self, config: PolicyConfig, backbone: nn.Module, tokenizer, stats: dict | None = None):
         super().__init__()
@@ -48,7 +56,8 @@ class VLAPolicy(nn.Module):
         self.lora_applied = False
         self.processor = PolicyProcessor(tokenizer, backbone.config.image_token_id, n_image_tokens(backbone.config),
                                          config.image_size, config.max_text_tokens, stats, config.normalization)
-        d = backbone.config.text_config.hidden_size
+        self.pool = make_pool(config.pool, backbone.config.text_config.hidden_size, config.pool_queries)
+        d = self.feature_dim
         self.latent_head = LatentActionHead(d, config.n_tokens, config.codebook_size, config.head_hidden)
         self.pseudo_action_head = PseudoActionHead(d, config.action_dim, config.head_hidden)
         self.action_head = ActionChunkHead(d, config.state_dim, config.chunk_size, config.action_dim,
@@ -75,17 +84,22 @@ class VLAPolicy(nn.Module):
         self.lora_applied = True
 
     @property
+    def feature_dim(self) -> int:
+        return self.pool.out_dim
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
     # ---- forward ------------------------------------------------------------------------------
     def features(self, inputs: dict) -> torch.Tensor:
-        """Masked mean of the decoder's last hidden states over image + instruction tokens: (B, D)."""
+        """The decoder's last hidden states over image + instruction tokens, pooled: (B, feature_dim)."""
+        pixels = inputs["pixel_values"]
+        if self.training and self.config.random_shift:
+            pixels = random_shift(pixels, self.config.random_shift)
         out = self.backbone(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                            pixel_values=inputs["pixel_values"].to(self.backbone_dtype()), use_cache=False)
-        h = out.last_hidden_state
-        m = inputs["attention_mask"].unsqueeze(-1).to(h.dtype)
-        return (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+                            pixel_values=pixels.to(self.backbone_dtype()), use_cache=False)
+        return self.pool(out.last_hidden_state.float(), inputs["attention_mask"])
 
     def backbone_dtype(self) -> torch.dtype:
         return next(self.backbone.parameters()).dtype
