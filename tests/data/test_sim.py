@@ -31,6 +31,8 @@ def test_teleop_dataset_reloads_with_action_chunks(sim_corpus, tiny_sim):
     hf = ds.hf_dataset.with_format(None)
     expected = np.asarray(hf["action"][:chunk], dtype=np.float32)
     np.testing.assert_allclose(item["action"].numpy(), expected, atol=1e-6)
+    # actions are recorded as the env executes them (clipped), not as the expert's raw outputs
+    assert np.abs(np.asarray(hf["action"])).max() <= 1.0
 
 
 def test_teleop_and_video_seeds_are_disjoint_and_runs_are_deterministic(sim_corpus, tiny_sim, tmp_path):

@@ -143,8 +143,10 @@ class MetaWorldTask:
         return StepResult(self._obs(), float(reward), success, success or self.steps >= self.max_steps)
 
     def expert_action(self) -> np.ndarray:
-        """The scripted expert's action for the current state (needs the raw 39-d observation)."""
-        return np.asarray(self._expert.get_action(self._raw_obs), dtype=np.float32)
+        """The scripted expert's action for the current state (needs the raw 39-d observation), clipped to
+        [-1, 1] as `step` executes it. The experts' raw outputs reach 12 (button-press y): recorded unclipped,
+        that one task's spread set the action normalisation and reach's moves became ~0.1 std (README)."""
+        return np.clip(np.asarray(self._expert.get_action(self._raw_obs), dtype=np.float32), -1.0, 1.0)
 
     def close(self) -> None:
         # Close the GL context explicitly; letting the finaliser do it at exit prints EGL errors.

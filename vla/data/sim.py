@@ -132,7 +132,7 @@ def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
 
 def _teleop_settings(cfg: SimConfig) -> dict:
     return {**render_settings(cfg), "tasks": list(cfg.tasks), "episodes_per_task": cfg.teleop_episodes_per_task,
-            "seed": cfg.seed}
+            "seed": cfg.seed, "actions": "clipped"}  # datasets of earlier versions recorded the raw expert output
 
 
 def _teleop_done(root: Path, cfg: SimConfig) -> bool:
