@@ -105,3 +105,28 @@ def test_finetune_resume_reproduces_the_uninterrupted_run(tmp_path, latent_pretr
     a = VLAPolicy.from_pretrained(tmp_path / "straight" / "model").state_dict()
     b = VLAPolicy.from_pretrained(tmp_path / "split" / "model").state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_no_pretraining_arm_trains_every_weight_unless_told_lora(tmp_path, backbone_dir, teleop_root):
+    from vla.cli.config import load_config
+    from vla.policy.stages import run_finetune
+
+    trainable = {}
+    for scratch in ("full", "lora"):
+        cfg = load_config([f"paths.teleop={teleop_root}", f"paths.root={tmp_path}", "finetune.train.steps=1",
+                           f"finetune.scratch={scratch}", "finetune.demos_per_task=1",
+                           f"policy.backbone={backbone_dir}", "policy.max_text_tokens=8"])
+        trainable[scratch] = run_finetune(cfg, out_dir=tmp_path / scratch, init="none")["trainable_params"]
+    policy = VLAPolicy.from_pretrained(tmp_path / "full" / "model")
+    backbone = sum(p.numel() for p in policy.backbone.parameters())
+    head = sum(p.numel() for p in policy.action_head.parameters())
+    assert trainable["full"] >= backbone + head  # every backbone weight, not adapters
+    assert trainable["lora"] - head < 0.5 * backbone  # the adapters (and the pool), the backbone frozen
+
+
+def test_a_bad_scratch_recipe_is_refused_by_name(tmp_path):
+    from vla.cli.config import load_config
+    from vla.policy.stages import run_finetune
+
+    with pytest.raises(ValueError, match="finetune.scratch must be 'full' or 'lora', got 'half'"):
+        run_finetune(load_config([f"paths.root={tmp_path}", "finetune.scratch=half"]), init="none")

@@ -34,8 +34,15 @@ def run_finetune(cfg: DictConfig, out_dir: str | Path | None = None, init: str |
     from vla.policy.finetune import finetune
 
     pcfg = policy_config(cfg)
+    init = init or cfg.finetune.init
+    if cfg.finetune.scratch not in ("full", "lora"):
+        raise ValueError(f"finetune.scratch must be 'full' or 'lora', got {cfg.finetune.scratch!r}")
+    if init == "none" and cfg.finetune.scratch == "full":
+        # With nothing pretrained, every weight trains (LAPA's from-scratch baseline): the pretrained arms'
+        # backbones were trained in full in stage 2, so LoRA over a frozen random backbone would be a strawman.
+        pcfg.full_finetune = True
     return finetune(pcfg, train_config(cfg.finetune.train, cfg.seed), cfg.paths.teleop,
                     out_dir or cfg.paths.finetune, resolve_backbone(pcfg.backbone, cfg.paths.backbone),
-                    init=init or cfg.finetune.init, pretrain_dir=pretrain_dir or cfg.finetune.pretrained,
+                    init=init, pretrain_dir=pretrain_dir or cfg.finetune.pretrained,
                     demos_per_task=demos_per_task if demos_per_task is not None else cfg.finetune.demos_per_task,
                     resume=bool(cfg.resume), data=data)
