@@ -52,6 +52,10 @@ def test_teleop_and_video_seeds_are_disjoint_and_runs_are_deterministic(sim_corp
             runs.append(rollout(env, 0, tiny_sim.max_steps, tiny_sim.tail_steps))
     for key in ("images", "states", "actions"):
         np.testing.assert_array_equal(runs[0][key], runs[1][key])
+    # The teleop dataset keeps the rendered frames exactly (lossless): what evaluation will show the policy.
+    with MetaWorldTask("reach-v3", tiny_sim.image_size, tiny_sim.camera, tiny_sim.max_steps) as env:
+        first = rollout(env, 500_000, tiny_sim.max_steps, tiny_sim.tail_steps)
+    np.testing.assert_array_equal(episodes[0].images, first["images"])
     # A second run from scratch writes the same video. Compared decoded, not byte for byte: libx264 was
     # seen to code identical input frames differently in about 1 of 35 worker processes on a loaded
     # machine (a few pixels off by a few levels); a different seed is a different layout, far larger.

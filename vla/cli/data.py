@@ -18,7 +18,7 @@ def sim(cfg) -> None:
         sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
                             teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
                             camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
-                            workers=s.workers, seed=cfg.seed)
+                            teleop_video=s.teleop_video, workers=s.workers, seed=cfg.seed)
         save_config(cfg, cfg.paths.sim, "sim_config.yaml")
         result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
     except ValueError as e:

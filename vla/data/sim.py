@@ -39,6 +39,10 @@ class SimConfig:
     fps: int = 80  # MetaWorld's control rate (frame_skip 5 × 2.5 ms): one frame per env step
     max_steps: int = 150
     tail_steps: int = 8  # frames kept after success so the outcome is visible
+    # Teleop frames as lossless images (False) or LeRobot's default video (AV1, 4:2:0). At 64 px the video's
+    # chroma subsampling turns push's 1-2 px green goal brown (measured: max pixel error 117 of 255, at the
+    # goal), so a policy trained on decoded video meets a goal at evaluation it barely saw in training.
+    teleop_video: bool = False
     workers: int = 2
     seed: int = 0
 
@@ -132,7 +136,7 @@ def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
 
 def _teleop_settings(cfg: SimConfig) -> dict:
     return {**render_settings(cfg), "tasks": list(cfg.tasks), "episodes_per_task": cfg.teleop_episodes_per_task,
-            "seed": cfg.seed, "actions": "clipped"}  # datasets of earlier versions recorded the raw expert output
+            "seed": cfg.seed, "actions": "clipped", "video": cfg.teleop_video}  # datasets of earlier versions recorded the raw expert output
 
 
 def _teleop_done(root: Path, cfg: SimConfig) -> bool:
@@ -169,7 +173,7 @@ def generate(cfg: SimConfig, video_dir: str | Path, teleop_root: str | Path) -> 
     if teleop_needed:
         from vla.data.metaworld_env import task_instruction
 
-        writer = TeleopWriter(teleop_root, cfg.fps, cfg.image_size)
+        writer = TeleopWriter(teleop_root, cfg.fps, cfg.image_size, use_video=cfg.teleop_video)
         for (task, seed) in sorted(teleop, key=lambda k: (cfg.tasks.index(k[0]), k[1])):
             ep = teleop[(task, seed)]
             writer.add_episode(ep["images"], ep["states"], ep["actions"], ep["successes"], task_instruction(task))
