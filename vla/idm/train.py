@@ -19,6 +19,7 @@ from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpo
 from vla.idm.model import KIND, IDMConfig, InverseDynamicsModel
 from vla.lam.label import label_store
 from vla.lam.model import load_weights
+from vla.seeding import deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, ou
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
+    threads = deterministic_torch()
     episodes = episodes if episodes is not None else load_episodes(teleop_root)
     p = episode_pairs(episodes, model_cfg.gap)
     ids = np.random.default_rng(cfg.seed).permutation(np.unique(p.episode))
@@ -125,7 +127,7 @@ def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, ou
     model.eval().save_pretrained(out_dir / "model")
     metrics = {"model": str(out_dir / "model"), "steps": step, "eval_r2": r2(model, p, te),
                "untrained_eval_r2": untrained_r2, "train_pairs": int(len(tr)), "eval_pairs": int(len(te)),
-               "eval_episodes": [int(e) for e in held], "history": history}
+               "eval_episodes": [int(e) for e in held], "torch_threads": threads, "history": history}
     if lam_diagnostics and Path(lam_diagnostics).is_file():
         lam_final = json.loads(Path(lam_diagnostics).read_text()).get("final", {})
         metrics["lam_probe"] = {k: v for k, v in lam_final.items() if k.startswith("probe_")}

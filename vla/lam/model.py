@@ -175,9 +175,10 @@ class LatentActionModel(nn.Module):
         with torch.no_grad():
             return self.features(x)
 
-    def forward(self, frame_t, frame_tk) -> tuple[torch.Tensor, dict]:
-        """Total loss and stats: recon (MSE), copy (MSE of predicting 'no change'), vq, perplexity, usage."""
-        q, codes, vq_loss, stats = self.vq(self._latents(frame_t, frame_tk))
+    def forward(self, frame_t, frame_tk, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+        """Total loss and stats: recon (MSE), copy (MSE of predicting 'no change'), vq, perplexity, usage.
+        `generator` draws the quantiser's dead-code restarts (training only)."""
+        q, codes, vq_loss, stats = self.vq(self._latents(frame_t, frame_tk), generator)
         pred = self._predict(frame_t, q)
         tgt = self.target(frame_tk)
         recon = F.mse_loss(pred, tgt)

@@ -8,6 +8,8 @@ find its way to (measured on the moving-square data: random init encodes only *w
 moved, k-means init of a warmed-up encoder encodes *where to*). Codes that no batch has chosen
 for `restart_after` updates are re-seeded from random encoder outputs of the current batch,
 so the codebook stays alive (the usual failure of small VQ models is collapse onto 1-2 codes).
+The training loop passes the generator for those draws (vla.seeding.step_generator), so a restart
+is fixed by (seed, step) like everything else a run draws.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ class VectorQuantizer(nn.Module):
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         return F.embedding(codes, F.normalize(self.codebook, dim=-1))
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
-        """z (B, n_tokens, code_dim) -> (quantised with straight-through grad, codes, vq loss, stats)."""
+    def forward(self, z: torch.Tensor, generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict]:
+        """z (B, n_tokens, code_dim) -> (quantised with straight-through grad, codes, vq loss, stats).
+        `generator` (CPU) draws the dead-code restarts in training; None = torch's global generator."""
         z = F.normalize(z, dim=-1)
         codes = self.nearest(z)
         if not self.initialised:  # warm-up: continuous latents, no codebook loss
@@ -48,7 +52,7 @@ class VectorQuantizer(nn.Module):
         q_st = z + (q - z).detach()
         stats = code_stats(codes, self.codebook_size)
         if self.training:
-            self._track_and_restart(codes, z.detach())
+            self._track_and_restart(codes, z.detach(), generator)
         return q_st, codes, loss, stats
 
     @torch.no_grad()
@@ -75,21 +79,23 @@ class VectorQuantizer(nn.Module):
         self.initialised.fill_(True)
 
     @torch.no_grad()
-    def _track_and_restart(self, codes: torch.Tensor, z: torch.Tensor) -> int:
+    def _track_and_restart(self, codes: torch.Tensor, z: torch.Tensor, generator: torch.Generator | None) -> int:
         used = torch.bincount(codes.reshape(-1), minlength=self.codebook_size) > 0
         self.idle[used] = 0
         self.idle[~used] += 1
-        return self.restart_dead(z)
+        return self.restart_dead(z, generator)
 
     @torch.no_grad()
-    def restart_dead(self, z: torch.Tensor) -> int:
-        """Re-seed codes idle for >= restart_after updates from random encoder outputs z (..., code_dim)."""
+    def restart_dead(self, z: torch.Tensor, generator: torch.Generator | None = None) -> int:
+        """Re-seed codes idle for >= restart_after updates from random encoder outputs z (..., code_dim),
+        drawn with `generator` (CPU; None = torch's global generator)."""
         dead = torch.nonzero(self.idle >= self.restart_after).flatten()
         if len(dead) == 0:
             return 0
         flat = z.reshape(-1, self.code_dim)
-        pick = torch.randint(len(flat), (len(dead),), device=flat.device)
-        self.codebook.data[dead] = F.normalize(flat[pick] + 0.01 * torch.randn_like(flat[pick]), dim=-1)
+        pick = torch.randint(len(flat), (len(dead),), generator=generator).to(flat.device)
+        noise = torch.randn((len(dead), self.code_dim), generator=generator).to(flat.device, flat.dtype)
+        self.codebook.data[dead] = F.normalize(flat[pick] + 0.01 * noise, dim=-1)
         self.idle[dead] = 0
         return len(dead)
 

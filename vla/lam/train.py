@@ -23,8 +23,12 @@ from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpo
 from vla.data.pairs import PairDataset
 from vla.lam.model import KIND, LAMConfig, LatentActionModel, load_weights
 from vla.lam.probe import probe, recon_ratio
+from vla.seeding import StepBatchSampler, deterministic_torch, step_generator
 
 log = logging.getLogger(__name__)
+
+# vla.seeding.step_generator streams of this loop (the batches have their own: StepBatchSampler).
+RESTART_STREAM, KMEANS_STREAM = 1, 2
 
 
 @dataclass
@@ -42,7 +46,7 @@ class LAMTrainConfig:
     eval_fraction: float = 0.1  # share of videos held out for eval
     num_workers: int = 0        # DataLoader workers (0 = in the main process)
     seed: int = 0
-    threads: int = 0            # torch intra-op threads; 0 = torch default
+    threads: int = 0            # torch intra-op threads; 0 = torch default (bit-identical runs need equal counts)
 
     def __post_init__(self):
         if not 0 <= self.vq_warmup < self.steps:
@@ -63,11 +67,11 @@ def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, star
     train_ids, eval_ids = split_videos(FrameStore(store_url).video_ids(), cfg.eval_fraction, cfg.seed)
     train = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed, video_ids=train_ids)
     evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids)
-    # Resumable sampling: the order depends only on (seed, step), so a resumed run sees the same batches.
-    g = torch.Generator().manual_seed(cfg.seed * 100_003 + start_step)
-    sampler = torch.utils.data.RandomSampler(train, replacement=True, num_samples=10**9, generator=g)
-    loader = DataLoader(train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                        persistent_workers=cfg.num_workers > 0, drop_last=True)
+    # The batch of step s depends only on (seed, s), so a run resumed at start_step sees the batches the
+    # uninterrupted run saw. (A sampler seeded once at start_step would start a different stream.)
+    batches = StepBatchSampler(len(train), cfg.batch_size, cfg.seed, start_step)
+    loader = DataLoader(train, batch_sampler=batches, num_workers=cfg.num_workers,
+                        persistent_workers=cfg.num_workers > 0)
     n_eval = min(len(evalset), cfg.eval_batches * cfg.batch_size)
     eval_loader = DataLoader(Subset(evalset, range(n_eval)), batch_size=cfg.batch_size)
     return loader, eval_loader
@@ -82,9 +86,12 @@ def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict
 
 
 @torch.no_grad()
-def init_codebook(model: LatentActionModel, batches, cfg: LAMTrainConfig) -> None:
-    """k-means of the warmed-up encoder's latents into the codebook (see VectorQuantizer.init_from)."""
-    z = [model._latents(b["frame_t"], b["frame_tk"]) for b in (next(batches) for _ in range(cfg.vq_init_batches))]
+def init_codebook(model: LatentActionModel, dataset, cfg: LAMTrainConfig) -> None:
+    """k-means of the warmed-up encoder's latents into the codebook (see VectorQuantizer.init_from), on
+    batches drawn apart from the training ones, so the batch of every step stays that of (seed, step)."""
+    g = step_generator(cfg.seed, cfg.vq_warmup, KMEANS_STREAM)
+    rows = torch.randint(len(dataset), (cfg.vq_init_batches, cfg.batch_size), generator=g).tolist()
+    z = [model._latents(b["frame_t"], b["frame_tk"]) for b in DataLoader(dataset, batch_sampler=rows)]
     model.vq.init_from(torch.cat(z), seed=cfg.seed)
     log.info("codebook initialised by k-means on %d latents", sum(len(x) for x in z))
 
@@ -94,9 +101,8 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
     """Train (or resume) a LAM; the probe uses `episodes`, else the teleop set at teleop_root if it exists."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
+    threads = deterministic_torch(cfg.threads)
     model = LatentActionModel(model_cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     manager = CheckpointManager(out_dir, keep=cfg.keep_checkpoints)
@@ -125,9 +131,9 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
     batches = iter(loader)
     while step < cfg.steps:
         if step >= cfg.vq_warmup and not model.vq.initialised:
-            init_codebook(model, batches, cfg)
+            init_codebook(model, loader.dataset, cfg)
         b = next(batches)
-        loss, stats = model(b["frame_t"], b["frame_tk"])
+        loss, stats = model(b["frame_t"], b["frame_tk"], generator=step_generator(cfg.seed, step, RESTART_STREAM))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -148,7 +154,8 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
     model.save_pretrained(out_dir / "model")
     final = next((h for h in reversed(history) if "recon_vs_copy" in h), {})
     result = {"model": str(out_dir / "model"), "steps": step, "final": final,
-              "model_config": asdict(model_cfg), "train_config": asdict(cfg), "history": history}
+              "model_config": asdict(model_cfg), "train_config": asdict(cfg), "torch_threads": threads,
+              "history": history}
     (out_dir / "diagnostics.json").write_text(json.dumps(result, indent=2))
     plot_curves(history, out_dir / "curves.png")
     return result

@@ -1,8 +1,9 @@
 """The training loop shared by stage 2 (pretrain) and stage 3 (finetune), visible in one function.
 
-Batches are drawn by index from a generator seeded with (seed, step, rank), so a resumed run
-sees exactly the batches the killed run would have seen; with the optimiser state restored from
+Batches are drawn by index from a generator seeded with (seed, step, rank) (vla.seeding), so a resumed
+run sees exactly the batches the killed run would have seen; with the optimiser state restored from
 the checkpoint, resuming reproduces the uninterrupted run. Runs unchanged under `accelerate launch`.
+The caller seeds torch's global generator before it builds the policy (parameter init draws from it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vla.checkpoint import CheckpointManager, load_checkpoint
+from vla.seeding import batch_indices, deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,13 @@ class TrainConfig:
     keep_checkpoints: int = 2
     seed: int = 0
     device: str = "auto"  # "auto" = cuda when present, else cpu
-    threads: int = 0  # torch intra-op threads on CPU; 0 leaves torch's default
+    threads: int = 0  # torch intra-op threads on CPU; 0 = torch default (bit-identical runs need equal counts)
 
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def batch_indices(n: int, batch_size: int, seed: int, step: int, rank: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + rank)
-    return torch.randint(0, n, (batch_size,), generator=g)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -57,11 +54,11 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int, cfg: TrainConfig,
                run_dir: str | Path, resume: bool = False, evaluate: Callable[[object], dict] | None = None,
                desc: str = "train") -> dict:
-    """Train `policy` in place. Returns {"history": [...], "evals": [...], "resumed_from": step|None}."""
+    """Train `policy` in place.
+    Returns {"history": [...], "evals": [...], "resumed_from": step|None, "torch_threads": n}."""
     from accelerate import Accelerator
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    threads = deterministic_torch(cfg.threads)
     device = pick_device(cfg.device)
     accelerator = Accelerator(cpu=device.type == "cpu")
     manager = CheckpointManager(run_dir, keep=cfg.keep_checkpoints)
@@ -107,7 +104,7 @@ def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int
                          train_state={"optimizer": optimizer.state_dict(), "history_json": json.dumps(history)})
         accelerator.wait_for_everyone()
     model.eval()
-    return {"history": history, "evals": evals, "resumed_from": resumed_from}
+    return {"history": history, "evals": evals, "resumed_from": resumed_from, "torch_threads": threads}
 
 
 def plot_history(history: list[dict], path: str | Path, title: str) -> None:
