@@ -30,6 +30,9 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 3e-4
     warmup_steps: int = 20
+    # "constant" after warm-up (a run's first N steps do not depend on its total length), or "cosine": decay to
+    # lr/10 at the last step, which fits the action head closer in the same budget (README "The policy's floor").
+    lr_schedule: str = "constant"
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     eval_every: int = 100
@@ -39,6 +42,10 @@ class TrainConfig:
     device: str = "auto"  # "auto" = cuda when present, else cpu
     threads: int = 0  # torch intra-op threads on CPU; 0 = torch default (bit-identical runs need equal counts)
 
+    def __post_init__(self):
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"train.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
@@ -47,8 +54,13 @@ def pick_device(name: str) -> torch.device:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    # Linear warm-up then constant: a run's first N steps do not depend on its total length.
-    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    if cfg.lr_schedule == "constant":
+        return cfg.lr * warm
+    if cfg.lr_schedule == "cosine":
+        done = max(0, step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done))))
+    raise ValueError(f"train.lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
 
 
 def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int, cfg: TrainConfig,
