@@ -54,3 +54,23 @@ def test_random_shift_moves_images_by_at_most_pad_pixels():
     where = [divmod(int(img[0].argmax()), 16) for img in y[:, 0]]
     assert all(abs(r - 8) <= 2 and abs(c - 8) <= 2 for r, c in where)
     assert len(set(where)) > 1  # the shift is random per image
+
+
+
+def test_the_action_head_reads_the_latent_prediction_only_when_asked(backbone_dir):
+    from vla.policy.configuration import PolicyConfig
+    from vla.policy.modeling import VLAPolicy
+
+    batch = {"image": torch.zeros(2, 32, 32, 3, dtype=torch.uint8), "state": torch.zeros(2, 4),
+             "instruction": ["reach the goal"] * 2}
+    for reads in (False, True):
+        torch.manual_seed(0)
+        policy = VLAPolicy.from_backbone(PolicyConfig(action_reads_pretrain_head=reads, max_text_tokens=8),
+                                         backbone_dir).eval()
+        policy.processor.stats.update(state={"mean": [0.0] * 4, "std": [1.0] * 4},
+                                      action={"mean": [0.0] * 4, "std": [1.0] * 4})
+        before = policy.predict_action_chunk(batch)
+        with torch.no_grad():
+            policy.latent_head.net[-1].bias.add_(5.0 * torch.randn_like(policy.latent_head.net[-1].bias))
+        changed = not torch.allclose(before, policy.predict_action_chunk(batch))
+        assert changed == reads

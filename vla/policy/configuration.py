@@ -27,6 +27,8 @@ class PolicyConfig:
     # learned queries attend over the tokens, keeping where things are in the image).
     pool: str = "mean"
     pool_queries: int = 4
+    # The action head also reads the stage-2 head's prediction (latent-code probabilities or IDM pseudo-action).
+    action_reads_pretrain_head: bool = False
     random_shift: int = 0  # training-time image augmentation (DrQ): shift by up to this many pixels, edges replicated
     pretrain_target: str = "latent"  # "latent" (LAM codes, classification) or "idm" (pseudo-actions, regression)
     normalization: str = "mean_std"  # or "min_max" for state and action

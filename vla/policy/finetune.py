@@ -77,11 +77,11 @@ def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path |
     policy = VLAPolicy.from_pretrained(pretrain_dir)
     # Stage-3 settings (chunk, LoRA, full finetune) come from this run's config, not from stage 2's.
     for key in ("chunk_size", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune",
-                "normalization", "head_hidden", "random_shift"):
+                "normalization", "head_hidden", "random_shift", "action_reads_pretrain_head"):
         setattr(policy.config, key, getattr(policy_cfg, key))
     from vla.policy.heads import ActionChunkHead
 
-    policy.action_head = ActionChunkHead(policy.feature_dim, policy.config.state_dim, policy.config.chunk_size,
+    policy.action_head = ActionChunkHead(policy.action_input_dim, policy.config.state_dim, policy.config.chunk_size,
                                          policy.config.action_dim, policy.config.head_hidden)
     policy.processor.mode = policy.config.normalization
     return policy

@@ -60,8 +60,8 @@ class VLAPolicy(nn.Module):
         d = self.feature_dim
         self.latent_head = LatentActionHead(d, config.n_tokens, config.codebook_size, config.head_hidden)
         self.pseudo_action_head = PseudoActionHead(d, config.action_dim, config.head_hidden)
-        self.action_head = ActionChunkHead(d, config.state_dim, config.chunk_size, config.action_dim,
-                                           config.head_hidden)
+        self.action_head = ActionChunkHead(self.action_input_dim, config.state_dim, config.chunk_size,
+                                           config.action_dim, config.head_hidden)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -88,6 +88,25 @@ class VLAPolicy(nn.Module):
         return self.pool.out_dim
 
     @property
+    def action_input_dim(self) -> int:
+        if not self.config.action_reads_pretrain_head:
+            return self.feature_dim
+        c = self.config
+        return self.feature_dim + (c.n_tokens * c.codebook_size if c.pretrain_target == "latent" else c.action_dim)
+
+    def action_inputs(self, feats: torch.Tensor) -> torch.Tensor:
+        """What the action head reads: the pooled features and, with `action_reads_pretrain_head`, the stage-2
+        head's prediction (latent-code probabilities, or the IDM's pseudo-action), so that with few demos the
+        head can learn latent action -> action on top of what pretraining learned (UniVLA's action decoder)."""
+        if not self.config.action_reads_pretrain_head:
+            return feats
+        if self.config.pretrain_target == "latent":
+            prior = self.latent_head(feats).softmax(-1).flatten(1)
+        else:
+            prior = self.pseudo_action_head(feats)
+        return torch.cat([feats, prior], dim=-1)
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -110,7 +129,7 @@ class VLAPolicy(nn.Module):
         feats = self.features(inputs).float()
         if "action" in batch:
             target = self.processor.normalizer("action").normalize(torch.as_tensor(batch["action"]).to(self.device).float())
-            pred = self.action_head(feats, inputs["state"])
+            pred = self.action_head(self.action_inputs(feats), inputs["state"])
             err = F.mse_loss(pred, target, reduction="none").mean(-1)  # (B, H)
             if "action_is_pad" in batch:  # chunks running past the episode end carry padding
                 keep = (~torch.as_tensor(batch["action_is_pad"]).to(self.device).bool()).float()
@@ -140,7 +159,7 @@ class VLAPolicy(nn.Module):
     def predict_action_chunk(self, batch: dict) -> torch.Tensor:
         """(B, H, action_dim) actions in robot units from {"image", "state", "instruction"}."""
         inputs = self.processor.preprocess(batch, self.device)
-        pred = self.action_head(self.features(inputs).float(), inputs["state"])
+        pred = self.action_head(self.action_inputs(self.features(inputs).float()), inputs["state"])
         return self.processor.postprocess(pred)
 
     # ---- checkpoints --------------------------------------------------------------------------
