@@ -78,10 +78,12 @@ def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Pat
     return run_dir / "model"
 
 
-def run_dir_name(arm: str, demos_per_task: int | None) -> str:
+def run_dir_name(arm: str, demos_per_task: int | None, seed: int | None = None) -> str:
     """`latent_demos5pt` for 5 demos per task; `latent_demosall` (the name configs/experiment/demo.yaml
-    points at) for every demo. The `pt` keeps runs made by the old first-N-episodes sweep from being reused."""
-    return f"{arm}_demos{demos_per_task}pt" if demos_per_task is not None else f"{arm}_demosall"
+    points at) for every demo; `_seed1` after it for training seed 1 of a `comparison.seeds` sweep. The `pt`
+    keeps runs made by the old first-N-episodes sweep from being reused."""
+    name = f"{arm}_demos{demos_per_task}pt" if demos_per_task is not None else f"{arm}_demosall"
+    return name if seed is None else f"{name}_seed{seed}"
 
 
 def per_task_count(demos: int | None, n_episodes: int, teleop_root: str | Path) -> int | float:
@@ -108,17 +110,21 @@ def run_experiment(cfg: DictConfig) -> dict:
     fingerprint = arm_fingerprint(cfg)
     pretrained = {arm: _pretrain_arm(cfg, arm, out, fingerprint) for arm in arms if ARM_TARGET[arm]}
     ecfg = eval_config(cfg)
+    # comparison.seeds: finetuning seeds, each arm trained once per seed (pretraining is shared); null = cfg.seed
+    seeds = list(cfg.comparison.get("seeds") or [None])
     rows = []
     for demos in cfg.comparison.demos:
         data = None
-        for arm in arms:
-            run_dir = out / run_dir_name(arm, demos)
+        for seed, arm in [(s, a) for s in seeds for a in arms]:
+            run_dir = out / run_dir_name(arm, demos, seed)
             info_path = run_dir / "eval" / "eval_info.json"
             if not _done(run_dir, info_path, fingerprint):
                 if data is None:  # decoded once, shared by every arm: the same finetuning data
                     data = load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, demos)
                 sub = cfg.copy()
                 OmegaConf.update(sub, "resume", not (run_dir / STAMP).is_file())
+                if seed is not None:
+                    OmegaConf.update(sub, "seed", seed)
                 ft = run_finetune(sub, out_dir=run_dir, init="none" if arm == "none" else "pretrained",
                                   pretrain_dir=pretrained.get(arm), demos_per_task=demos, data=data)
                 evaluate_checkpoint(run_dir / "model", ecfg, run_dir / "eval")
@@ -129,6 +135,8 @@ def run_experiment(cfg: DictConfig) -> dict:
             info = json.loads(info_path.read_text())
             per_task = per_task_count(demos, n_episodes, cfg.paths.teleop)
             rows.append({"arm": arm, "label": ARM_LABEL[arm], "demos_per_task": per_task,
+                         "seed": cfg.seed if seed is None else seed,
+                         "outcomes": {t: [bool(e["success"]) for e in r["episodes"]] for t, r in info["tasks"].items()},
                          "labelled_episodes": n_episodes, **info["overall"],
                          "per_task": {t: {k: v for k, v in r.items() if k != "episodes"}
                                       for t, r in info["tasks"].items()},
@@ -137,11 +145,47 @@ def run_experiment(cfg: DictConfig) -> dict:
                      info["overall"]["successes"], info["overall"]["n"])
     results = {"tasks": ecfg.tasks, "n_episodes_per_task": ecfg.n_episodes, "seed_start": ecfg.seed_start,
                "finetune_steps": int(cfg.finetune.train.steps), "pretrain_steps": int(cfg.pretrain.train.steps),
-               "rows": rows}
+               "rows": rows, "study": study_summary(rows)}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_results(rows, out / "results.png")
     return results
+
+
+def study_summary(rows: list[dict], baseline: str = "none", target: float = 0.5) -> dict:
+    """Per arm and demo count: success pooled over seeds and tasks (Wilson 95% CI), the paired difference to
+    `baseline` (bootstrap over training seeds and evaluation episodes), and the demos per task each arm needs
+    to reach `target` success. Plus the flat rows {arm, demos_per_task, seed, task, successes, n}."""
+    import numpy as np
+
+    from vla.eval.sim_eval import wilson_interval
+    from vla.eval.stats import demos_to_reach, paired_bootstrap
+
+    flat = [{"arm": r["arm"], "demos_per_task": r["demos_per_task"], "seed": r["seed"], "task": t,
+             "successes": int(sum(o)), "n": len(o)} for r in rows for t, o in r["outcomes"].items()]
+
+    def outcomes(arm, demos):  # (seeds, episodes of every task) in seed order: paired across arms
+        runs = sorted((r for r in rows if r["arm"] == arm and r["demos_per_task"] == demos), key=lambda r: r["seed"])
+        return np.array([[x for t in sorted(r["outcomes"]) for x in r["outcomes"][t]] for r in runs], dtype=float)
+
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    demo_counts = sorted({r["demos_per_task"] for r in rows})
+    per_arm = {}
+    for arm in arms:
+        points = {}
+        for demos in demo_counts:
+            o = outcomes(arm, demos)
+            if o.size == 0:
+                continue
+            k, n = int(o.sum()), int(o.size)
+            p = {"success": k / n, "ci95": list(wilson_interval(k, n)), "successes": k, "n": n, "seeds": len(o)}
+            base = outcomes(baseline, demos)
+            if arm != baseline and base.shape == o.shape:
+                p["diff_vs_" + baseline] = paired_bootstrap(o, base)
+            points[str(demos)] = p
+        per_arm[arm] = {"points": points, f"demos_to_{int(target * 100)}pct": demos_to_reach(
+            [(float(d), p["success"]) for d, p in points.items()], target)}
+    return {"rows": flat, "arms": per_arm, "baseline": baseline}
 
 
 def results_markdown(results: dict) -> str:
@@ -155,6 +199,23 @@ def results_markdown(results: dict) -> str:
         lines.append(f"| {r['label']} | {r['demos_per_task']} | {r['labelled_episodes']} | {r['successes']}/{r['n']} | "
                      f"{r['success_rate']:.2f} | {r['ci95'][0]:.2f}–{r['ci95'][1]:.2f} |")
     lines.append("\nOverlapping intervals mean the runs do not distinguish the arms at this sample size.\n")
+    study = results.get("study")
+    if study and len({r["seed"] for r in results["rows"]}) > 1:
+        base = study["baseline"]
+        lines += [f"\n## Pooled over training seeds, paired difference to `{base}`\n",
+                  f"| arm | demos per task | seeds | success (95% CI) | difference to {base} (95% bootstrap CI) |",
+                  "|---|---|---|---|---|"]
+        for arm, a in study["arms"].items():
+            for demos, p in a["points"].items():
+                d = p.get(f"diff_vs_{base}")
+                diff = f"{d['diff']:+.2f} ({d['ci95'][0]:+.2f} to {d['ci95'][1]:+.2f})" if d else "–"
+                lines.append(f"| {arm} | {demos} | {p['seeds']} | {p['success']:.2f} ({p['ci95'][0]:.2f}–{p['ci95'][1]:.2f}) "
+                             f"| {diff} |")
+        lines.append("")
+        lines += [f"- {arm}: demos per task to reach 50% success: "
+                  + (f"{a['demos_to_50pct']:.1f}" if a["demos_to_50pct"] is not None else "not reached in the sweep")
+                  for arm, a in study["arms"].items()]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -164,9 +225,18 @@ def plot_results(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from vla.eval.sim_eval import wilson_interval
+
+    pooled = {}  # (arm, demos) -> one point, pooled over training seeds
+    for r in rows:
+        p = pooled.setdefault((r["arm"], r["demos_per_task"]), {**r, "successes": 0, "n": 0})
+        p["successes"] += r["successes"]
+        p["n"] += r["n"]
+    for p in pooled.values():
+        p["success_rate"], p["ci95"] = p["successes"] / max(1, p["n"]), wilson_interval(p["successes"], p["n"])
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, arm in enumerate(dict.fromkeys(r["arm"] for r in rows)):
-        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["demos_per_task"])
+        pts = sorted((p for (a, _), p in pooled.items() if a == arm), key=lambda r: r["demos_per_task"])
         # A small offset per arm so the intervals do not hide each other.
         x = [r["demos_per_task"] * (1 + 0.03 * (i - 1)) for r in pts]
         y = [r["success_rate"] for r in pts]
