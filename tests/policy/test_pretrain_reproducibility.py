@@ -10,14 +10,7 @@ from policy_support import tiny_policy_cfg, tiny_train_cfg
 STEPS = 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def torch_settings_restored():
-    """The training loop sets the thread count and deterministic kernels for the process; restore them."""
-    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    yield
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+pytestmark = pytest.mark.usefixtures("torch_settings_restored")  # tests/conftest.py
 
 
 def run(out, store_url, backbone_dir, seed=0):
