@@ -135,3 +135,14 @@ def test_the_workspace_view_shows_the_table_objects_larger_than_corner4():
         return int(((g > 120) & (r < 100) & (b < 100)).sum())  # the green goal sphere
 
     assert object_pixels("workspace") > 2 * object_pixels("corner4") > 0
+
+
+def test_the_corpus_video_keeps_the_colour_of_a_one_pixel_object(tmp_path):
+    # push's goal is a 1-2 px green dot at 64 px; half-resolution chroma (4:2:0) averages it into the table.
+    from vla.data.video import iter_frames, write_mp4
+
+    frames = np.full((8, 64, 64, 3), (110, 80, 60), np.uint8)  # the table's brown
+    frames[:, 30, 30] = (40, 200, 40)  # one green pixel
+    write_mp4(tmp_path / "dot.mp4", frames, fps=80)
+    r, g, b = np.stack(list(iter_frames(str(tmp_path / "dot.mp4"))))[:, 30, 30].astype(int).mean(0)
+    assert g > r + 60 and g > b + 60

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vla.data.lerobot_io import TeleopWriter
-from vla.data.video import write_mp4
+from vla.data.video import PIX_FMT, write_mp4
 from vla.data.workers import spawn_pool, unordered
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def render_settings(cfg: SimConfig) -> dict:
     """What a rendered episode depends on besides task and seed: recorded with each video (and the teleop
     dataset), so a re-run under other settings renders again instead of mixing the two."""
     return {"fps": cfg.fps, "height": cfg.image_size, "width": cfg.image_size, "camera": cfg.camera,
-            "max_steps": cfg.max_steps, "tail_steps": cfg.tail_steps}
+            "max_steps": cfg.max_steps, "tail_steps": cfg.tail_steps, "pix_fmt": PIX_FMT}
 
 
 def _made_with(meta: dict, settings: dict) -> bool:

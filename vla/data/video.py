@@ -10,6 +10,11 @@ import av
 import numpy as np
 
 
+# Full-resolution colour (4:4:4): at 64 px, 4:2:0's half-resolution chroma left push's 1-2 px green goal
+# 70/255 off on average (4:4:4 at the same crf: 23/255), for ~10% more bytes.
+PIX_FMT = "yuv444p"
+
+
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> None:
     """Encode T×H×W×3 uint8 frames as H.264; written to a temp name and renamed, so a kill leaves no half file."""
     path = Path(path)
@@ -17,7 +22,7 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> 
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(fps))
         stream.height, stream.width = frames.shape[1], frames.shape[2]
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = PIX_FMT
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
