@@ -100,6 +100,8 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per task and run")
     parser.add_argument("--work", type=Path, default=Path("outputs/bench/policy_floor"))
+    parser.add_argument("--collect", action="store_true",
+                        help="only gather the runs finished so far into the JSON and PNG (marked incomplete)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the recipe (after --)")
     args = parser.parse_args()
     if args.quick:
@@ -113,20 +115,27 @@ def main() -> int:
     setup_logging()
     cfg = load_config(args.overrides)
     t0 = time.perf_counter()
-    teleop = make_teleop(cfg, args.work, max(args.demos))
-    jobs = [(args.overrides, str(teleop), str(args.work / f"none_demos{d}pt_seed{s}"), d, s, args.episodes)
-            for d in args.demos for s in range(args.seeds)]
+    run_dirs = {(d, s): args.work / f"none_demos{d}pt_seed{s}" for d in args.demos for s in range(args.seeds)}
     rows = []
-    with spawn_pool(2) as pool:
-        for done, result in enumerate(unordered(pool, run_one, jobs, "policy_floor"), 1):
-            rows += result
-            print(f"[{done}/{len(jobs)}] demos/task={result[0]['demos_per_task']} seed={result[0]['seed']}: "
-                  + ", ".join(f"{r['task']} {r['successes']}/{r['n']}" for r in result), flush=True)
+    if args.collect:
+        for run_dir in run_dirs.values():
+            if (run_dir / "rows.json").is_file():
+                rows += json.loads((run_dir / "rows.json").read_text())
+    else:
+        teleop = make_teleop(cfg, args.work, max(args.demos))
+        jobs = [(args.overrides, str(teleop), str(run_dir), d, s, args.episodes) for (d, s), run_dir in run_dirs.items()]
+        with spawn_pool(2) as pool:
+            for done, result in enumerate(unordered(pool, run_one, jobs, "policy_floor"), 1):
+                rows += result
+                print(f"[{done}/{len(jobs)}] demos/task={result[0]['demos_per_task']} seed={result[0]['seed']}: "
+                      + ", ".join(f"{r['task']} {r['successes']}/{r['n']}" for r in result), flush=True)
     rows.sort(key=lambda r: (r["demos_per_task"], r["seed"], TASKS.index(r["task"])))
     top = max(args.demos)
     goals = []
     for task in TASKS:
         k, n = pooled(rows, top, task)
+        if n == 0:  # --collect before any run at this count finished
+            continue
         goals.append({"name": f"none arm, {task}, {top} demos/task (pooled)", "value": k / max(1, n),
                       "goal": GOALS[task], "op": ">=", "unit": ""})
     summary = {f"{d}/{t}": dict(zip(("successes", "n"), pooled(rows, d, t)), ci95=list(wilson_interval(*pooled(rows, d, t))))
@@ -137,13 +146,15 @@ def main() -> int:
     recipe["camera"], recipe["image_size"] = cfg.data.sim.camera, cfg.data.sim.image_size
     out = {"rows": rows, "pooled": summary, "goals": goals, "recipe": recipe, "overrides": args.overrides,
            "eval_seed_start": cfg.eval.seed_start, "episodes_per_task": args.episodes, "seeds": args.seeds,
-           "quick": args.quick, "minutes": (time.perf_counter() - t0) / 60, "date": time.strftime("%Y-%m-%d")}
+           "quick": args.quick, "complete": len(rows) == len(run_dirs) * len(TASKS),
+           "minutes": None if args.collect else (time.perf_counter() - t0) / 60, "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "policy_floor.json").write_text(json.dumps(out, indent=2))
     plot(rows, RESULTS / "policy_floor.png")
     for key, s in summary.items():
         print(f"{key}: {s['successes']}/{s['n']} (95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f})")
-    print(f"wrote {RESULTS / 'policy_floor.json'} and policy_floor.png in {out['minutes']:.1f} min")
+    took = "" if args.collect else f" in {out['minutes']:.1f} min"
+    print(f"wrote {RESULTS / 'policy_floor.json'} and policy_floor.png{took}")
     return 0 if all(math.isfinite(g["value"]) for g in goals) else 1
 
 
