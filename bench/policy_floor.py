@@ -85,7 +85,7 @@ def plot(rows: list[dict], path: Path) -> None:
         x = [d * (1 + 0.03 * (i - 1)) for d in demos]
         ax.errorbar(x, rate, yerr=[[r - lo for r, (lo, _) in zip(rate, ci)], [hi - r for r, (_, hi) in zip(rate, ci)]],
                     marker="o", capsize=3, label=task)
-    ax.set_xscale("log"), ax.set_xticks(demos, [str(d) for d in demos])
+    ax.set_xscale("log"), ax.set_xticks(demos, [str(d) for d in demos]), ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02), ax.set_xlabel("labelled demos per task"), ax.set_ylabel("success (95% Wilson CI)")
     ax.set_title("no pretraining: success vs demos (pooled over seeds)"), ax.legend(fontsize=8)
     fig.tight_layout()
