@@ -71,13 +71,14 @@ def test_bad_ingest_settings_are_refused_once_by_name():
         IngestConfig(chunk_frames=0)
 
 
-def test_a_bad_ingest_setting_on_the_command_line_is_one_line_naming_it(tmp_path):
+def test_a_bad_ingest_setting_on_the_command_line_is_one_line_naming_it(tmp_path, capsys):
     from vla.cli.data import main
 
     store = tmp_path / "s.zarr"
     with pytest.raises(SystemExit) as exit_:
         main(["ingest", f"data.ingest.inputs={tmp_path}", f"data.ingest.store={store}", "data.ingest.workers=0"])
-    assert str(exit_.value) == "vla-data ingest: data.ingest.workers must be an integer >= 1, got 0"
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "vla-data ingest: data.ingest.workers must be an integer >= 1, got 0\n"
     assert not store.exists()  # refused before anything was written
 
 

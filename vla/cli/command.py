@@ -132,7 +132,8 @@ def _group_rows() -> list[tuple[str, str]]:
     from vla.cli.config import config_groups, group_defaults
 
     defaults = group_defaults()
-    return [(f"{group}={'|'.join(options)}" + ("" if defaults.get(group) else "   (optional: a preset over the rest)"), "")
+    optional = "   (optional: a preset over the rest)"
+    return [(f"{group}={'|'.join(options)}" + ("" if defaults.get(group) else optional), "")
             for group, options in config_groups().items()]
 
 

@@ -3,27 +3,47 @@
 from __future__ import annotations
 
 import json
-import sys
+from pathlib import Path
 
-from vla.cli.config import load_config, save_config, setup_logging
+from vla.cli.command import Command, run_main, split_subcommand
+from vla.cli.config import cli_config, save_config, setup_logging
 
-USAGE = "usage: vla-data {sim,ingest,info} [key=value ...]   (vla-data info [STORE])"
+COMMAND = Command(
+    prog="vla-data",
+    summary="the data stages: render MetaWorld episodes with scripted experts, decode videos into the zarr\n"
+            "frame store.",
+    usage=("vla-data sim [key=value ...]", "vla-data ingest [key=value ...]", "vla-data info [STORE | key=value ...]"),
+    subcommands={"sim": "render action-free videos (paths.videos) and a labelled LeRobot teleop set (paths.teleop)",
+                 "ingest": "decode videos (a folder, a glob or a LeRobot dataset) into the frame store (paths.frames)",
+                 "info": "summarise a frame store (STORE, else data.ingest.store)"},
+    keys={
+        "data.sim.tasks": "MetaWorld v3 tasks",
+        "data.sim.video_episodes_per_task": None,
+        "data.sim.teleop_episodes_per_task": None,
+        "data.sim.image_size": "rendered image side in pixels (>= 32)",
+        "data.ingest.inputs": None,
+        "data.ingest.store": None,
+        "data.ingest.workers": None,
+        "paths.root": "everything generated lives under here",
+    },
+    examples=("vla-data sim data.sim.tasks=[reach-v3] data.sim.video_episodes_per_task=5",
+              "vla-data ingest data.ingest.inputs=/path/to/videos data.ingest.store=/tmp/frames.zarr",
+              "vla-data info data/work/frames.zarr"),
+)
 
 
 def sim(cfg) -> None:
     from vla.data.sim import SimConfig, generate
 
     s = cfg.data.sim
-    try:  # a bad key=value (task, camera, a count) is a one-line message naming it
-        sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
-                            teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
-                            camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
-                            teleop_video=s.teleop_video, workers=s.workers, seed=cfg.seed)
-        save_config(cfg, cfg.paths.sim, "sim_config.yaml")
-        result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
-    except ValueError as e:
-        raise SystemExit(f"vla-data sim: {e}") from None
-    (__import__("pathlib").Path(cfg.paths.sim) / "summary.json").write_text(json.dumps(result, indent=2))
+    # SimConfig refuses a bad task, camera or count (ValueError naming the key) before anything is written
+    sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
+                        teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
+                        camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
+                        teleop_video=s.teleop_video, workers=s.workers, seed=cfg.seed)
+    save_config(cfg, cfg.paths.sim, "sim_config.yaml")
+    result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
+    (Path(cfg.paths.sim) / "summary.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 
@@ -31,11 +51,8 @@ def ingest(cfg) -> None:
     from vla.data.ingest import IngestConfig, format_summary, ingest as run_ingest
 
     i = cfg.data.ingest
-    try:
-        ingest_cfg = IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
-                                  workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast)
-    except ValueError as e:  # a bad key=value: the message names it
-        raise SystemExit(f"vla-data ingest: {e}") from None
+    ingest_cfg = IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
+                              workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast)
     report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store, ingest_cfg)
     print(format_summary(report))
     print(f"report:       {report['report']}")
@@ -48,28 +65,17 @@ def info(store: str) -> None:
     print(format_summary(FrameStore(store).summary()))
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("sim", "ingest", "info"):
-        raise SystemExit(USAGE)
+def run(argv: list[str]) -> None:
+    command, rest = split_subcommand(COMMAND, argv)
     setup_logging()
-    command, rest = argv[0], argv[1:]
-    if command == "info" and rest and "=" not in rest[0]:
-        from vla.data.store import StoreError
+    if command == "info" and rest and "=" not in rest[0] and not rest[0].startswith("-"):
+        return info(rest[0])
+    cfg = cli_config(rest)
+    {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
 
-        try:
-            return info(rest[0])
-        except StoreError as e:
-            raise SystemExit(f"vla-data info: {e}") from None
-    cfg = load_config(rest)
-    from vla.data.ingest import IngestError
-    from vla.data.store import StoreError
-    from vla.data.workers import WorkerDied
 
-    try:
-        {"sim": sim, "ingest": ingest, "info": lambda c: info(c.data.ingest.store)}[command](cfg)
-    except (IngestError, StoreError, WorkerDied) as e:  # a message, not a traceback: the cause is in the input or the run
-        raise SystemExit(f"vla-data {command}: {e}") from None
+def main(argv: list[str] | None = None) -> None:
+    run_main(COMMAND, run, argv)
 
 
 if __name__ == "__main__":

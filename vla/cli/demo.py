@@ -26,10 +26,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vla.cli.config import load_config, save_config, setup_logging
+from vla.cli.command import Command, run_main
+from vla.cli.config import UsageError, cli_config, save_config, setup_logging
 
 log = logging.getLogger("vla.demo")
 SCALES = ("tiny", "cpu", "gpu")
+COMMAND = Command(
+    prog="vla-demo",
+    summary="the whole pipeline end to end on simulated data (sim, ingest, lam, idm, pretrain, finetune, eval,\n"
+            "ros, experiment), each stage the real console script, then a report. Finished stages are reused.",
+    usage=("vla-demo [scale=tiny|cpu|gpu] [key=value ...]   (any key=value or group=option goes to every stage)",),
+    arguments={"scale": ("cpu", "tiny: the smallest pipeline (what the tests run); cpu: ~20 min on 2 cores "
+                                "(experiment=demo); gpu: sizes worth a GPU (experiment=demo_gpu)", None)},
+    arguments_title="demo options",
+    examples=("vla-demo", "vla-demo scale=tiny", "vla-demo scale=cpu seed=1 policy=smolvlm2"),
+)
 
 
 @dataclass
@@ -99,20 +110,17 @@ def parse_args(argv: list[str]) -> tuple[str, list[str]]:
         if arg.startswith(("scale=", "demo.scale=")):
             scale = arg.split("=", 1)[1]
             if scale not in SCALES:
-                raise SystemExit(f"demo: scale must be one of {SCALES}, got {scale!r}")
-        elif arg in ("-h", "--help"):
-            print(__doc__)
-            raise SystemExit(0)
+                raise UsageError(f"scale must be one of {'|'.join(SCALES)}, got {scale!r}")
         else:
             overrides.append(arg)
     return scale, overrides
 
 
-def main(argv: list[str] | None = None) -> None:
+def run(argv: list[str]) -> None:
     setup_logging()
-    scale, extra = parse_args(sys.argv[1:] if argv is None else argv)
+    scale, extra = parse_args(argv)
     overrides = [f"experiment={'demo' if scale == 'cpu' else 'demo_' + scale}", *extra]
-    cfg = load_config(overrides)
+    cfg = cli_config(overrides)
     work = Path(cfg.paths.root)
     done_dir = work / ".demo_stages"
     done_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[demo] checkpoint: {Path(cfg.paths.finetune) / 'model'}")
     for line in headline:
         print(f"[demo] {line}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(COMMAND, run, argv)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-import sys
+from vla.cli.command import Command, run_main, split_subcommand
+from vla.cli.config import cli_config, save_config, setup_logging
 
-from vla.cli.config import load_config, save_config, setup_logging
-
-USAGE = "usage: vla-idm {train,label} [key=value ...]"
+COMMAND = Command(
+    prog="vla-idm",
+    summary="the supervised inverse-dynamics baseline (the VPT route): learn (frame, next frame) -> action on\n"
+            "the labelled teleop set, then write its pseudo-actions for every frame pair into the store.",
+    usage=("vla-idm train [key=value ...]", "vla-idm label [key=value ...]"),
+    subcommands={"train": "train the IDM on the teleop dataset (idm.teleop) into idm.out",
+                 "label": "write the checkpoint's pseudo-actions into the frame store (idm.store)"},
+    keys={
+        "idm.train.steps": "optimiser steps",
+        "idm.train.batch_size": "frame pairs per step",
+        "idm.model.gap": "frames between the two of a pair",
+        "idm.teleop": "the labelled LeRobot dataset it learns from",
+        "idm.store": "the frame store it labels",
+        "idm.checkpoint": "what label uses",
+        "resume": None,
+    },
+    examples=("vla-idm train idm.train.steps=200", "vla-idm label idm.checkpoint=data/work/idm/model"),
+)
 
 
 def train(cfg) -> None:
@@ -30,13 +46,15 @@ def label(cfg) -> None:
     print(f"vla-idm label: {cfg.idm.store}  {counts}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("train", "label"):
-        raise SystemExit(USAGE)
+def run(argv: list[str]) -> None:
+    command, rest = split_subcommand(COMMAND, argv)
     setup_logging()
-    cfg = load_config(argv[1:])
-    {"train": train, "label": label}[argv[0]](cfg)
+    cfg = cli_config(rest)
+    {"train": train, "label": label}[command](cfg)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(COMMAND, run, argv)
 
 
 if __name__ == "__main__":

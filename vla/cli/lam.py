@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import json
-import sys
 
-from vla.cli.config import load_config, save_config, setup_logging
+from vla.cli.command import Command, run_main, split_subcommand
+from vla.cli.config import cli_config, save_config, setup_logging
 
-USAGE = "usage: vla-lam {train,label,viz} [key=value ...]"
+COMMAND = Command(
+    prog="vla-lam",
+    summary="the latent action model (a VQ code for what changes between two frames, learned from video alone):\n"
+            "train it on the frame store, write its codes into the store as stage-2 labels, draw what each code does.",
+    usage=("vla-lam train [key=value ...]", "vla-lam label [key=value ...]", "vla-lam viz [key=value ...]"),
+    subcommands={"train": "train the LAM on the frame store (lam.store) into lam.out",
+                 "label": "write the checkpoint's codes for every frame pair into the frame store (lam.store)",
+                 "viz": "draw frame pairs grouped by code (lam.viz.out)"},
+    keys={
+        "lam.train.steps": "optimiser steps",
+        "lam.train.batch_size": "frame pairs per step",
+        "lam.model.n_tokens": "latent tokens per frame pair",
+        "lam.model.codebook_size": "codes per token (the latent action vocabulary)",
+        "lam.model.target": None,
+        "lam.store": "the frame store it trains on and labels",
+        "lam.checkpoint": None,
+        "resume": None,
+    },
+    examples=("vla-lam train lam.train.steps=300 lam.model.codebook_size=16", "vla-lam label",
+              "vla-lam train experiment=demo --cfg job"),
+)
 
 
 def model_config(cfg):
@@ -44,13 +64,15 @@ def viz(cfg) -> None:
     print(f"vla-lam viz: {path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("train", "label", "viz"):
-        raise SystemExit(USAGE)
+def run(argv: list[str]) -> None:
+    command, rest = split_subcommand(COMMAND, argv)
     setup_logging()
-    cfg = load_config(argv[1:])
-    {"train": train, "label": label, "viz": viz}[argv[0]](cfg)
+    cfg = cli_config(rest)
+    {"train": train, "label": label, "viz": viz}[command](cfg)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(COMMAND, run, argv)
 
 
 if __name__ == "__main__":
