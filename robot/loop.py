@@ -147,10 +147,10 @@ def expand_shorthand(args: list[str]) -> list[str]:
 
 
 def main(args: list[str]) -> None:
-    from vla.cli.config import load_config, save_config, setup_logging
+    from vla.cli.config import cli_config, save_config, setup_logging
 
     setup_logging()
-    cfg = load_config(expand_shorthand(args))
+    cfg = cli_config(expand_shorthand(args))
     out = Path(cfg.robot.out)
     save_config(cfg, out)
     stats = run_loop(cfg.robot)

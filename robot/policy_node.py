@@ -18,6 +18,7 @@ Run: `vla-policy-node --ros-args --params-file launch/params/policy.yaml -p chec
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -26,7 +27,6 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TwistStamped
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -39,9 +39,11 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+from robot.parameters import declare_parameters
 from robot.phase import PhaseLock, early_window_ns
 from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
 from robot.signals import stop_on_signals
+from vla.cli.command import Command, run_main
 
 OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
 COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
@@ -50,52 +52,40 @@ LATCHED_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
                          durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def _float_range(lo, hi):
-    return [FloatingPointRange(from_value=float(lo), to_value=float(hi), step=0.0)]
-
-
-# name -> (default, description, range or None). Every one is validated in `_read_parameters`.
+# name -> (default, description, (low, high) or None), declared by robot/parameters.py and printed by --help.
+# Every one is validated in `_read_parameters`.
 PARAMETERS = {
     "checkpoint": ("", "VLA checkpoint directory (vla.runtime.PolicyRunner); required unless a policy is injected", None),
     "device": ("auto", "torch device: auto, cpu, cuda, cuda:N", None),
-    "control_rate_hz": (30.0, "command publish rate", _float_range(0.5, 1000.0)),
+    "control_rate_hz": (30.0, "command publish rate", (0.5, 1000.0)),
     "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
-    "action_dim": (4, "action dimensions", [IntegerRange(from_value=1, to_value=64, step=1)]),
-    "state_dim": (4, "joint-state dimensions fed to the policy", [IntegerRange(from_value=1, to_value=64, step=1)]),
+    "action_dim": (4, "action dimensions", (1, 64)),
+    "state_dim": (4, "joint-state dimensions fed to the policy", (1, 64)),
     "joint_names": (["hand_x", "hand_y", "hand_z", "gripper"], "joint order for state and JointTrajectory", None),
     "action_low": ([-1.0, -1.0, -1.0, -1.0], "per-dimension command lower limit", None),
     "action_high": ([1.0, 1.0, 1.0, 1.0], "per-dimension command upper limit", None),
-    "max_delta": (0.5, "max command change per tick", _float_range(1e-6, 1e6)),
+    "max_delta": (0.5, "max command change per tick", (1e-6, 1e6)),
     "stale_timeout_s": (0.5, "watchdog: camera/joint data older than this holds or zeroes the command",
-                        _float_range(1e-3, 60.0)),
+                        (1e-3, 60.0)),
     "stale_mode": ("zero", f"watchdog output: one of {STALE_MODES}", None),
     "instruction": ("", "task instruction used until one arrives on the instruction topic", None),
     "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
-                         [IntegerRange(from_value=0, to_value=1000, step=1)]),
+                         (0, 1000)),
     "warmup": (True, "run dummy inferences before accepting ~/arm", None),
     "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
-                               "chunks (robot/phase.py); 0 keeps a fixed period", _float_range(0.0, 0.01)),
+                               "chunks (robot/phase.py); 0 keeps a fixed period", (0.0, 0.01)),
     "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to its scheduled tick (cover the "
-                          "inference jitter: a chunk landing after its tick waits a period)", _float_range(0.0, 0.05)),
+                          "inference jitter: a chunk landing after its tick waits a period)", (0.0, 0.05)),
     "phase_lock_early_publish": (True, "phase lock: a chunk landing within the lead of its tick publishes that tick "
                                  "at once instead of at the scheduled time (the timer's call then skips)", None),
-    "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", _float_range(0.01, 100.0)),
+    "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", (0.01, 100.0)),
 }
 
 
 class PolicyNode(Node):
     def __init__(self, policy=None, **node_kwargs):
         super().__init__("vla_policy", **node_kwargs)
-        for name, (default, description, rng) in PARAMETERS.items():
-            desc = ParameterDescriptor(description=description, read_only=True)
-            if rng and isinstance(rng[0], FloatingPointRange):
-                desc.floating_point_range = rng
-            elif rng:
-                desc.integer_range = rng
-            if isinstance(default, list) and not default:
-                desc.type = ParameterType.PARAMETER_STRING_ARRAY
-            self.declare_parameter(name, default, desc)
-        self.p = self._read_parameters()
+        self.p = self._read_parameters(declare_parameters(self, PARAMETERS))
         self.safety = SafetyFilter(SafetyConfig(
             action_dim=self.p["action_dim"], low=self.p["action_low"], high=self.p["action_high"],
             max_delta=self.p["max_delta"], stale_timeout_s=self.p["stale_timeout_s"], stale_mode=self.p["stale_mode"]))
@@ -154,8 +144,7 @@ class PolicyNode(Node):
         self.get_logger().info(f"ready (disarmed): output={self.p['output_type']} rate={self.p['control_rate_hz']} Hz")
 
     # ---------------------------------------------------------------- parameters
-    def _read_parameters(self) -> dict:
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+    def _read_parameters(self, p: dict) -> dict:
         p["joint_names"] = list(p["joint_names"] or [])
         p["action_low"], p["action_high"] = list(p["action_low"]), list(p["action_high"])
         problems = []
@@ -186,7 +175,7 @@ class PolicyNode(Node):
 
     def _load_policy(self):
         if not self.p["checkpoint"]:
-            raise ValueError(f"{self.get_name()}: parameter 'checkpoint' is empty; pass -p checkpoint:=DIR")
+            raise ValueError(f"parameter 'checkpoint' is empty (node {self.get_name()}): pass -p checkpoint:=DIR")
         from vla.runtime import PolicyRunner
         return PolicyRunner(self.p["checkpoint"], device=self.p["device"])
 
@@ -386,7 +375,24 @@ def make_executor(context=None) -> SingleThreadedExecutor:
     return SingleThreadedExecutor(context=context)
 
 
-def main(args=None) -> None:
+COMMAND = Command(
+    prog="vla-policy-node",
+    summary="the ROS 2 policy node: camera/image_raw + joint_states + instruction in, safety-filtered commands\n"
+            "out on `command` at control_rate_hz. Starts disarmed: arm with the ~/arm service (std_srvs/SetBool);\n"
+            "~/estop (Bool) latches commands off. Diagnostics on /diagnostics.",
+    usage=("vla-policy-node --ros-args -p checkpoint:=DIR [-p name:=value ...]",
+           "vla-policy-node --ros-args --params-file launch/params/policy.yaml -p checkpoint:=DIR",
+           "ros2 launch launch/robot.launch.py checkpoint:=DIR"),
+    hydra=False,
+    arguments=PARAMETERS,
+    arguments_title="parameters (-p name:=value; read-only; [low, high] is enforced)",
+    examples=("vla-policy-node --ros-args -p checkpoint:=data/work/finetune/model -p control_rate_hz:=15.0",
+              'ros2 service call /vla_policy/arm std_srvs/srv/SetBool "{data: true}"'),
+)
+
+
+def spin(args: list[str]) -> None:
+    """Run the node until a signal or shutdown (`args`: the process's argv, for rclpy)."""
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = stop_on_signals()
     node = executor = None
@@ -406,6 +412,12 @@ def main(args=None) -> None:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> None:
+    """`args` as rclpy takes them: the program name first (sys.argv by default)."""
+    args = list(sys.argv if args is None else args)
+    run_main(COMMAND, lambda rest: spin([args[0], *rest]), args[1:])
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +22,35 @@ from pathlib import Path
 import numpy as np
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+from vla.cli.command import Command, run_main
 
 log = logging.getLogger(__name__)
 TOPICS = {"camera/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
           "command": "std_msgs/msg/Float64MultiArray", "instruction": "std_msgs/msg/String",
           "episode": "std_msgs/msg/Int32", "success": "std_msgs/msg/Bool"}
+# name -> (default (None: required), description, (low, high) or None): what main() parses and --help prints.
+ARGUMENTS = {
+    "bag": (None, "rosbag2 directory or file (db3 or mcap), read with `rosbags`; not with `live`", None),
+    "out": (None, "the LeRobot dataset directory to write (must not exist yet)", None),
+    "fps": (30, "frame rate stored in the dataset", (1, 1000)),
+    "joints": ("", "comma-separated joint names: the state's order, taken from JointState by name "
+                   "(empty: the message's order)", None),
+    "episodes": (1, "live: stop after this many episodes (success messages)", (1, 100000)),
+    "seconds": (600.0, "live: stop after this many seconds (or Ctrl-C)", (0.1, 1e6)),
+}
+COMMAND = Command(
+    prog="vla-record",
+    summary="robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data: one frame\n"
+            "per `command` message, with the latest camera/image_raw and joint_states; `episode` cuts, `success` ends.",
+    usage=("vla-record bag=PATH out=DIR [fps=30 joints=a,b,...]",
+           "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]"),
+    subcommands={"live": "record the live topics (rclpy, ROS_DOMAIN_ID) instead of a bag"},
+    hydra=False,
+    arguments=ARGUMENTS,
+    arguments_title="arguments (key=value)",
+    examples=("vla-record bag=path/to/rosbag2_dir out=data/work/recorded fps=30",
+              "vla-record live out=data/work/recorded episodes=5 joints=shoulder,elbow,wrist"),
+)
 
 
 @dataclass
@@ -225,26 +248,46 @@ def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: floa
     return assembler.write(out, fps)
 
 
-def main() -> None:
+def parse_arguments(args: list[str], live: bool) -> dict:
+    """key=value arguments -> values of each default's type; UsageError names an argument it cannot use."""
+    from vla.cli.config import UsageError, nearest_keys
+
+    values = {name: default for name, (default, _, _) in ARGUMENTS.items()}
+    for arg in args:
+        name, _, text = arg.partition("=")
+        if name not in ARGUMENTS or "=" not in arg:
+            near = nearest_keys(name, list(ARGUMENTS))
+            raise UsageError(f"cannot use {arg!r} (" + (f"did you mean {near[0]}=...?)" if near
+                                                        else f"arguments: {', '.join(ARGUMENTS)})"))
+        default, _, bounds = ARGUMENTS[name]
+        try:
+            values[name] = text if default is None else type(default)(text)
+        except ValueError:
+            raise UsageError(f"{name}={text!r} is not a {type(default).__name__}") from None
+        if bounds and not bounds[0] <= values[name] <= bounds[1]:
+            raise UsageError(f"{name}={text} is out of range [{bounds[0]}, {bounds[1]}]")
+    for name in ("out",) if live else ("bag", "out"):
+        if values[name] is None:
+            raise UsageError(f"{name}= is required (see vla-record --help)")
+    return values
+
+
+def run(args: list[str]) -> None:
     from vla.cli.config import setup_logging
 
     setup_logging()
-    args = sys.argv[1:]
-    live = bool(args) and args[0] == "live"
-    kv = dict(a.split("=", 1) for a in args[live:] if "=" in a)
-    if "out" not in kv or (not live and "bag" not in kv):
-        sys.exit("usage: vla-record bag=PATH out=DIR [fps=30 joints=a,b,...] | "
-                 "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]")
-    fps = int(kv.get("fps", 30))
-    joints = [j for j in kv.get("joints", "").split(",") if j] or None
-    try:
-        if live:
-            out = record_live(kv["out"], fps, int(kv.get("episodes", 1)), float(kv.get("seconds", 600)), joints=joints)
-        else:
-            out = record_bag(kv["bag"], kv["out"], fps, joints)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:  # a missing bag, an existing out, no episodes
-        sys.exit(f"vla-record: {e}")
+    live = args[:1] == ["live"]
+    a = parse_arguments(args[live:], live)
+    joints = [j for j in a["joints"].split(",") if j] or None
+    if live:
+        out = record_live(a["out"], a["fps"], a["episodes"], a["seconds"], joints=joints)
+    else:   # a missing bag, an existing out or a bag without episodes: one line (vla.cli.command)
+        out = record_bag(a["bag"], a["out"], a["fps"], joints)
     print(f"vla-record: wrote LeRobot dataset {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(COMMAND, run, argv)
 
 
 if __name__ == "__main__":

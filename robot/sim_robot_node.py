@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -26,18 +25,21 @@ from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float64MultiArray, Int32, String
 
 from robot.convert import numpy_to_image
+from robot.parameters import declare_parameters
 from robot.policy_node import COMMAND_QOS, LATCHED_QOS
 from robot.signals import stop_on_signals
+from vla.cli.command import Command, run_main
 
 JOINT_NAMES = ["hand_x", "hand_y", "hand_z", "gripper"]
 
+# name -> (default, description, (low, high) or None), declared by robot/parameters.py and printed by --help.
 PARAMETERS = {
     "task": ("reach-v3", "MetaWorld v3 task name", None),
-    "image_size": (64, "camera image side in pixels", [IntegerRange(from_value=16, to_value=1024, step=1)]),
+    "image_size": (64, "camera image side in pixels", (16, 1024)),
     "camera": ("corner4", "MetaWorld camera name", None),
-    "rate_hz": (30.0, "simulation/camera rate", [FloatingPointRange(from_value=0.5, to_value=1000.0, step=0.0)]),
-    "max_steps": (150, "steps per episode", [IntegerRange(from_value=1, to_value=100000, step=1)]),
-    "episodes": (0, "stop after this many episodes (0: run forever)", [IntegerRange(from_value=0, to_value=100000, step=1)]),
+    "rate_hz": (30.0, "simulation/camera rate", (0.5, 1000.0)),
+    "max_steps": (150, "steps per episode", (1, 100000)),
+    "episodes": (0, "stop after this many episodes (0: run forever)", (0, 100000)),
     "seed": (0, "seed of the first episode; episode i uses seed + i", None),
 }
 
@@ -45,14 +47,7 @@ PARAMETERS = {
 class SimRobotNode(Node):
     def __init__(self, **node_kwargs):
         super().__init__("vla_sim_robot", **node_kwargs)
-        for name, (default, description, rng) in PARAMETERS.items():
-            desc = ParameterDescriptor(description=description, read_only=True)
-            if rng and isinstance(rng[0], FloatingPointRange):
-                desc.floating_point_range = rng
-            elif rng:
-                desc.integer_range = rng
-            self.declare_parameter(name, default, desc)
-        self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.p = declare_parameters(self, PARAMETERS)
         self.lock = threading.Lock()
         self.command: np.ndarray | None = None
         self.bad_commands = 0
@@ -151,12 +146,33 @@ class SimRobotNode(Node):
         self.thread.join(timeout=5.0)
 
 
-def main(args=None) -> None:
-    argv = list(sys.argv if args is None else args)
-    if len(argv) > 1 and argv[1] == "loop":
-        from robot.loop import main as loop_main
-        return loop_main(argv[2:])
-    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+COMMAND = Command(
+    prog="vla-sim-robot",
+    summary="a MetaWorld task behind the robot's ROS 2 topics: publishes camera/image_raw, joint_states, instruction,\n"
+            "episode and success; steps once per `command`. `loop` runs it with vla-policy-node in one process.",
+    usage=("vla-sim-robot [--ros-args -p name:=value ...]",
+           "vla-sim-robot loop checkpoint=DIR|expert [out=DIR episodes=N task=NAME ...] [key=value ...]"),
+    subcommands={"loop": "this robot + vla-policy-node over DDS on a private domain for N episodes; writes "
+                         "<out>/ros_loop.json (bare keys below are shorthand for robot.<key>)"},
+    keys={
+        "robot.checkpoint": None,
+        "robot.out": "where ros_loop.json goes",
+        "robot.episodes": "episodes to run",
+        "robot.task": "MetaWorld v3 task",
+        "robot.rate_hz": None,
+        "robot.timeout_s": "give up after this many seconds",
+    },
+    arguments=PARAMETERS,
+    arguments_title="node parameters (without `loop`: --ros-args -p name:=value; [low, high] is enforced)",
+    examples=("vla-sim-robot loop checkpoint=data/work/finetune/model episodes=5 task=reach-v3",
+              "vla-sim-robot loop checkpoint=expert episodes=2",
+              "vla-sim-robot --ros-args --params-file launch/params/sim_robot.yaml"),
+)
+
+
+def spin(args: list[str]) -> None:
+    """Run the node until its episodes are done, a signal or shutdown (`args`: the process's argv, for rclpy)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = stop_on_signals()
     node = None
     try:
@@ -172,6 +188,19 @@ def main(args=None) -> None:
             node.close()
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def run(args: list[str]) -> None:
+    if args[1:2] == ["loop"]:
+        from robot.loop import main as loop_main
+        return loop_main(args[2:])
+    spin(args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """`args` as rclpy takes them: the program name first (sys.argv by default)."""
+    args = list(sys.argv if args is None else args)
+    run_main(COMMAND, lambda rest: run([args[0], *rest]), args[1:])
 
 
 if __name__ == "__main__":
