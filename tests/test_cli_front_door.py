@@ -207,3 +207,22 @@ def test_every_key_a_help_names_is_a_config_key():
         command = importlib.import_module(target.split(":")[0]).COMMAND
         for key in command.keys:
             assert key in keys and key in documented, f"{command.prog} --help names {key}, which configs/ lacks"
+
+
+def test_readme_command_reference_matches_the_commands():
+    """README's table names every console script with the subcommands, and what it takes, that --help prints."""
+    import importlib
+
+    section = (ROOT / "README.md").read_text().split("\n## Command reference\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `vla-"):
+            cells = [c.strip(" |") for c in line.split(" | ")]   # an escaped \| has no spaces around it
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(SCRIPTS)
+    for name, target in SCRIPTS.items():
+        command = importlib.import_module(target.split(":")[0]).COMMAND
+        _, what, subcommands, takes = rows[name]
+        assert re.findall(r"`(\w+)`", subcommands) == list(command.subcommands), name
+        assert ("config groups" in takes) == command.hydra, name
+        assert "parameters" in takes or all(f"{a}=" in what + takes for a in command.arguments), name
