@@ -14,6 +14,7 @@ import torch
 
 import lam_support
 from vla.checkpoint import CheckpointError
+from vla.data.lerobot_io import Episode
 from vla.lam.model import LatentActionModel
 from vla.lam.quantizer import VectorQuantizer
 
@@ -172,3 +173,45 @@ def test_bad_config_values_refused():
         lam_support.tiny_lam_cfg(image_size=30)
     with pytest.raises(ValueError, match="vq_warmup"):
         lam_support.tiny_lam_train(steps=100, vq_warmup=100)
+
+
+def test_labelled_episodes_are_the_first_of_every_task_and_left_out_of_the_probe():
+    from vla.lam.train import split_labelled
+
+    eps = [Episode(i, task, None, None, None, True) for i, task in enumerate("aabbab")]
+    supervised, probed = split_labelled(eps, 2)
+    assert [e.episode_index for e in supervised] == [0, 1, 2, 3]
+    assert [e.episode_index for e in probed] == [4, 5]
+    assert split_labelled(eps, None) == ([], eps)
+    with pytest.raises(ValueError, match="only 3 episodes"):
+        split_labelled(eps, 4)
+
+
+def test_action_head_learns_the_action_from_the_code_on_held_out_pairs(tmp_path):
+    """The latent_labels LAM: its head, trained on 6 labelled episodes, reads the held-out episodes'
+    actions from their codes far better than the control that predicts their mean."""
+    from vla.lam.model import LatentActionModel
+    from vla.lam.train import LabelledPairs, split_labelled, train
+
+    cfg = lam_support.tiny_lam_cfg(action_dim=2, label_weight=1.0)
+    result = train(cfg, lam_support.tiny_lam_train(steps=120, vq_warmup=40, eval_every=120,
+                                                            labelled_demos_per_task=6),
+                   lam_support.store_template(), tmp_path, episodes=lam_support.episodes())
+    assert result["final"]["probe_pairs_test"] > 0  # probed on the other 6 episodes only
+    model = LatentActionModel.from_pretrained(tmp_path / "model")
+    held = LabelledPairs.from_episodes(split_labelled(lam_support.episodes(), 6)[1], cfg.k_min, 2)
+    with torch.no_grad():
+        pred = model.action_head(model.vq.lookup(model.encode(held.frame_t, held.frame_tk)).flatten(1))
+    mse = ((pred - held.actions) ** 2).mean().item()
+    predict_the_mean = ((held.actions - held.actions.mean(0)) ** 2).mean().item()
+    assert mse < 0.5 * predict_the_mean
+
+
+def test_action_head_needs_labels_and_a_weight(tmp_path):
+    from vla.lam.train import train
+
+    with pytest.raises(ValueError, match="both be > 0"):
+        lam_support.tiny_lam_cfg(action_dim=3)
+    with pytest.raises(ValueError, match="needs labelled episodes"):
+        train(lam_support.tiny_lam_cfg(action_dim=2, label_weight=1.0), lam_support.tiny_lam_train(steps=10, vq_warmup=0),
+              lam_support.store_template(), tmp_path, episodes=lam_support.episodes())

@@ -110,23 +110,28 @@ def episodes_by_task(meta) -> dict[str, list[int]]:
     return by_task
 
 
-def select_episodes(meta, demos_per_task: int | None) -> list[int]:
-    """The first `demos_per_task` episodes of every task, in episode-index order (None = every episode).
+def first_per_task(by_task: dict[str, list[int]], demos_per_task: int, where: str = "the dataset") -> list[int]:
+    """The first `demos_per_task` of every task's episode indices (each list in index order), sorted.
 
     Taking the first N of each task, rather than the first N of the dataset (which is sorted by task),
     keeps every task in a small sweep point, and makes the points nest: 5 per task ⊂ 10 ⊂ 25.
     """
-    if demos_per_task is None:
-        return list(range(meta.total_episodes))
     if demos_per_task < 1:
         raise ValueError(f"demos_per_task must be at least 1 (or null for all), got {demos_per_task}")
     chosen = []
-    for task, episodes in episodes_by_task(meta).items():
+    for task, episodes in by_task.items():
         if len(episodes) < demos_per_task:
             raise ValueError(f"demos_per_task={demos_per_task} but task {task!r} has only {len(episodes)} "
-                             f"episodes in {meta.root}")
+                             f"episodes in {where}")
         chosen += episodes[:demos_per_task]
     return sorted(chosen)
+
+
+def select_episodes(meta, demos_per_task: int | None) -> list[int]:
+    """The first `demos_per_task` episodes of every task of a dataset (None = every episode)."""
+    if demos_per_task is None:
+        return list(range(meta.total_episodes))
+    return first_per_task(episodes_by_task(meta), demos_per_task, str(meta.root))
 
 
 def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key: str = "observation.image") -> list[Episode]:

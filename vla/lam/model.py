@@ -8,6 +8,9 @@ quantiser: VectorQuantizer (cosine distance, straight-through, commitment, dead-
 decoder:   target="pixels": a small U-Net over o_t with the codes injected at every scale, predicting
            a RESIDUAL added to o_t (it only has to draw the change, at full resolution);
            target="features": an MLP predicting the change of frozen image features.
+action head (action_dim > 0, the `latent_labels` arm): a linear map from the quantised code to the mean
+           action over the gap, trained on the few pairs that have labels (LAOM/CLAM: a little supervision
+           steers the code towards the action instead of whatever else changes between frames).
 
 Frames go in as uint8 (B,3,H,W) or float in [0,1]; everything is scaled to [0,1] here.
 """
@@ -44,12 +47,17 @@ class LAMConfig:
     k_max: int = 4
     beta: float = 0.25          # commitment weight
     restart_after: int = 50     # dead-code restart: updates a code may go unused
+    action_dim: int = 0         # > 0: a head reads the action from the code (trained where labels exist)
+    label_weight: float = 0.0   # weight of that head's MSE in the loss
 
     def __post_init__(self):
         if self.target not in ("pixels", "features"):
             raise ValueError(f"LAMConfig.target must be 'pixels' or 'features', got {self.target!r}")
         if self.image_size % 8:
             raise ValueError(f"LAMConfig.image_size must be a multiple of 8, got {self.image_size}")
+        if self.action_dim < 0 or self.label_weight < 0 or (self.label_weight > 0) != (self.action_dim > 0):
+            raise ValueError(f"LAMConfig: action_dim={self.action_dim} and label_weight={self.label_weight} "
+                             "must both be > 0 (a LAM supervised by labels) or both 0 (pure video)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "LAMConfig":
@@ -141,6 +149,8 @@ class LatentActionModel(nn.Module):
             self.features = FrozenFeatures(cfg)
             d = cfg.feature_dim
             self.dec = nn.Sequential(nn.Linear(d + c, 256), nn.GELU(), nn.Linear(256, d))
+        if cfg.action_dim:
+            self.action_head = nn.Linear(cfg.n_tokens * cfg.code_dim, cfg.action_dim)
 
     # ---- the two halves ------------------------------------------------------------------
     def _latents(self, frame_t, frame_tk) -> torch.Tensor:
@@ -175,9 +185,11 @@ class LatentActionModel(nn.Module):
         with torch.no_grad():
             return self.features(x)
 
-    def forward(self, frame_t, frame_tk, generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
+    def forward(self, frame_t, frame_tk, generator: torch.Generator | None = None,
+                actions: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """Total loss and stats: recon (MSE), copy (MSE of predicting 'no change'), vq, perplexity, usage.
-        `generator` draws the quantiser's dead-code restarts (training only)."""
+        `generator` draws the quantiser's dead-code restarts (training only). `actions` (B, action_dim), NaN
+        where a pair has no label, adds the action head's MSE on the labelled rows."""
         q, codes, vq_loss, stats = self.vq(self._latents(frame_t, frame_tk), generator)
         pred = self._predict(frame_t, q)
         tgt = self.target(frame_tk)
@@ -185,8 +197,15 @@ class LatentActionModel(nn.Module):
         with torch.no_grad():
             copy = F.mse_loss(self.target(frame_t), tgt)
         loss = recon + vq_loss
+        extra = {}
+        if actions is not None and self.cfg.action_dim:
+            labelled = ~torch.isnan(actions).any(1)
+            if labelled.any():
+                action_mse = F.mse_loss(self.action_head(q[labelled].flatten(1)), actions[labelled])
+                loss = loss + self.cfg.label_weight * action_mse
+                extra = {"action_mse": action_mse.item()}
         return loss, {"loss": loss.item(), "recon": recon.item(), "copy": copy.item(), "vq": vq_loss.item(),
-                      **stats, "codes": codes}
+                      **extra, **stats, "codes": codes}
 
     # ---- checkpoints ---------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:

@@ -22,13 +22,14 @@ from tqdm.auto import tqdm
 from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
 from vla.data.pairs import PairDataset
 from vla.lam.model import KIND, LAMConfig, LatentActionModel, load_weights
-from vla.lam.probe import probe, recon_ratio
+from vla.data.lerobot_io import first_per_task
+from vla.lam.probe import action_sums, probe, recon_ratio
 from vla.seeding import StepBatchSampler, deterministic_torch, step_generator
 
 log = logging.getLogger(__name__)
 
 # vla.seeding.step_generator streams of this loop (the batches have their own: StepBatchSampler).
-RESTART_STREAM, KMEANS_STREAM = 1, 2
+RESTART_STREAM, KMEANS_STREAM, LABELLED_STREAM = 1, 2, 3
 
 
 @dataclass
@@ -47,6 +48,10 @@ class LAMTrainConfig:
     num_workers: int = 0        # DataLoader workers (0 = in the main process)
     seed: int = 0
     threads: int = 0            # torch intra-op threads; 0 = torch default (bit-identical runs need equal counts)
+    # The labelled episodes (first N of every teleop task) a LAM with an action head learns from; they are
+    # held out of the probe, for every LAM, so probes of pure-video and supervised LAMs stay comparable.
+    labelled_demos_per_task: int | None = None
+    labelled_batch_size: int = 16  # labelled pairs added to every batch (action head only)
 
     def __post_init__(self):
         if not 0 <= self.vq_warmup < self.steps:
@@ -75,6 +80,52 @@ def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, star
     n_eval = min(len(evalset), cfg.eval_batches * cfg.batch_size)
     eval_loader = DataLoader(Subset(evalset, range(n_eval)), batch_size=cfg.batch_size)
     return loader, eval_loader
+
+
+@dataclass
+class LabelledPairs:
+    """Every (t, t+k) pair of some labelled episodes, in memory: frames (N,3,H,W) uint8, actions (N, dims)."""
+    frame_t: torch.Tensor
+    frame_tk: torch.Tensor
+    actions: torch.Tensor
+
+    @classmethod
+    def from_episodes(cls, episodes: list, gap: int, dims: int) -> "LabelledPairs":
+        """The action of pair (t, t+gap) is the mean action over the gap (xyz for dims=3): in [-1, 1]."""
+        t, tk, a = [], [], []
+        for e in episodes:
+            if len(e.images) <= gap:
+                continue
+            video = torch.from_numpy(np.asarray(e.images)).permute(0, 3, 1, 2)
+            t.append(video[:-gap]), tk.append(video[gap:])
+            a.append(torch.from_numpy(action_sums(e.actions, gap, dims) / gap).float())
+        if not t:
+            raise ValueError(f"no labelled episode is longer than the frame gap {gap}")
+        return cls(torch.cat(t), torch.cat(tk), torch.cat(a))
+
+    def batch(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rows = torch.randint(len(self.actions), (n,), generator=generator)
+        return self.frame_t[rows], self.frame_tk[rows], self.actions[rows]
+
+
+def split_labelled(episodes: list, demos_per_task: int | None) -> tuple[list, list]:
+    """(the first `demos_per_task` episodes of every task, the rest): labels for the LAM, episodes for the probe."""
+    if demos_per_task is None:
+        return [], episodes
+    by_task: dict[str, list[int]] = {}
+    for i, e in enumerate(episodes):
+        by_task.setdefault(e.instruction, []).append(i)
+    chosen = set(first_per_task(by_task, demos_per_task, "the LAM's labelled episodes"))
+    return [e for i, e in enumerate(episodes) if i in chosen], [e for i, e in enumerate(episodes) if i not in chosen]
+
+
+def with_labels(frame_t, frame_tk, labelled: LabelledPairs | None, n: int, generator: torch.Generator):
+    """The video batch plus n labelled pairs; actions NaN on the video rows (None without labels)."""
+    if labelled is None:
+        return frame_t, frame_tk, None
+    lt, ltk, la = labelled.batch(n, generator)
+    unlabelled = torch.full((len(frame_t), la.shape[1]), float("nan"))
+    return torch.cat([frame_t, lt]), torch.cat([frame_tk, ltk]), torch.cat([unlabelled, la])
 
 
 def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict:
@@ -120,6 +171,14 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
         from vla.data.lerobot_io import load_episodes
 
         episodes = load_episodes(teleop_root)
+    supervised, episodes = split_labelled(episodes or [], cfg.labelled_demos_per_task)
+    labelled = None
+    if model_cfg.action_dim:
+        if not supervised:
+            raise ValueError("a LAM with an action head (lam.model.action_dim > 0) needs labelled episodes: set "
+                             "lam.train.labelled_demos_per_task and a teleop dataset (lam.teleop)")
+        labelled = LabelledPairs.from_episodes(supervised, model_cfg.k_min, model_cfg.action_dim)
+        log.info("action head: %d labelled pairs from %d episodes", len(labelled.actions), len(supervised))
     loader, eval_loader = make_loaders(store_url, model_cfg, cfg, step)
 
     def checkpoint(at: int) -> None:
@@ -133,7 +192,10 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
         if step >= cfg.vq_warmup and not model.vq.initialised:
             init_codebook(model, loader.dataset, cfg)
         b = next(batches)
-        loss, stats = model(b["frame_t"], b["frame_tk"], generator=step_generator(cfg.seed, step, RESTART_STREAM))
+        frame_t, frame_tk, actions = with_labels(b["frame_t"], b["frame_tk"], labelled, cfg.labelled_batch_size,
+                                                 step_generator(cfg.seed, step, LABELLED_STREAM))
+        loss, stats = model(frame_t, frame_tk, generator=step_generator(cfg.seed, step, RESTART_STREAM),
+                            actions=actions)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
