@@ -53,7 +53,7 @@ def train(cfg) -> None:
 def label(cfg) -> None:
     from vla.lam.label import label_with_lam
 
-    counts = label_with_lam(cfg.lam.checkpoint, cfg.lam.store, cfg.lam.label_batch_size)
+    counts = label_with_lam(cfg.lam.checkpoint, cfg.lam.store, cfg.lam.label_batch_size, cfg.lam.labels)
     print(f"vla-lam label: {cfg.lam.store}  {counts}")
 
 

@@ -35,6 +35,7 @@ class IDMTrainConfig:
     keep_checkpoints: int = 2
     eval_fraction: float = 0.25  # share of episodes held out
     seed: int = 0
+    demos_per_task: int | None = None  # train on the first N teleop episodes of every task (None = all)
 
 
 @dataclass
@@ -71,13 +72,15 @@ def r2(model: InverseDynamicsModel, p: Pairs, rows: np.ndarray) -> float:
 
 def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, out_dir: str | Path,
           resume: bool = False, lam_diagnostics: str | Path | None = None, episodes: list | None = None) -> dict:
-    from vla.data.lerobot_io import load_episodes
+    from vla.data.lerobot_io import load_episodes, open_metadata, select_episodes
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
     threads = deterministic_torch()
-    episodes = episodes if episodes is not None else load_episodes(teleop_root)
+    if episodes is None:
+        chosen = None if cfg.demos_per_task is None else select_episodes(open_metadata(teleop_root), cfg.demos_per_task)
+        episodes = load_episodes(teleop_root, chosen)
     p = episode_pairs(episodes, model_cfg.gap)
     ids = np.random.default_rng(cfg.seed).permutation(np.unique(p.episode))
     held = ids[: max(1, int(round(len(ids) * cfg.eval_fraction)))]

@@ -56,12 +56,13 @@ def label_store(store_url: str, name: str, hash_key: str, model_hash: str, gap: 
     return counts
 
 
-def label_with_lam(checkpoint: str, store_url: str, batch_size: int = 256) -> dict:
-    """`latent_actions` (T-k, n_tokens) int16 per video, k = the LAM's k_min."""
+def label_with_lam(checkpoint: str, store_url: str, batch_size: int = 256, name: str = "latent_actions") -> dict:
+    """`name` (T-k, n_tokens) int16 per video, k = the LAM's k_min. Another name keeps a second LAM's codes
+    (the `latent_labels` arm's) beside the first's."""
     from vla.checkpoint import checkpoint_hash
     from vla.lam.model import LatentActionModel
 
     model = LatentActionModel.from_pretrained(checkpoint)
     c = model.cfg
-    return label_store(store_url, "latent_actions", "lam_hash", checkpoint_hash(checkpoint), c.k_min, model.encode,
+    return label_store(store_url, name, "lam_hash", checkpoint_hash(checkpoint), c.k_min, model.encode,
                        {"codebook_size": c.codebook_size, "n_tokens": c.n_tokens}, np.int16, batch_size)

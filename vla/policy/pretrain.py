@@ -37,10 +37,12 @@ class LabelledFrames:
     label_attrs: dict
 
 
-def load_labelled_frames(store_url: str | Path, target: str, max_videos: int | None = None) -> LabelledFrames:
+def load_labelled_frames(store_url: str | Path, target: str, max_videos: int | None = None,
+                         array: str | None = None) -> LabelledFrames:
+    """Frames with the labels of `array` (None: the target's usual array, TARGET_ARRAY)."""
     from vla.data.store import FrameStore
 
-    name = TARGET_ARRAY[target]
+    name = array or TARGET_ARRAY[target]
     store = FrameStore(store_url)
     vids = [v for v in store.video_ids() if store.has_array(v, name)]
     if not vids:
@@ -99,12 +101,12 @@ def idm_mse(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_siz
 
 def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | Path, out_dir: str | Path,
              backbone_path: str | Path, resume: bool = False, eval_fraction: float = 0.1,
-             max_videos: int | None = None, max_eval_frames: int = 512) -> dict:
+             max_videos: int | None = None, max_eval_frames: int = 512, labels_array: str | None = None) -> dict:
     """Run stage 2 and write out_dir/model (a VLAPolicy checkpoint) + metrics.json + loss.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = policy_cfg.pretrain_target
-    data = load_labelled_frames(store_url, target, max_videos)
+    data = load_labelled_frames(store_url, target, max_videos, labels_array)
     if target == "latent":
         policy_cfg.n_tokens = int(data.labels.shape[1])
         policy_cfg.codebook_size = int(data.label_attrs.get("codebook_size", data.labels.max() + 1))
@@ -127,7 +129,7 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
 
     result = train_loop(policy, lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows),
                         train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
-    metrics = {"target": target, "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
+    metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
     state = PartialState()
     if state.is_main_process:  # under `accelerate launch` rank 0 writes; the replicas hold the same weights

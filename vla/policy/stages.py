@@ -26,7 +26,8 @@ def run_pretrain(cfg: DictConfig) -> dict:
     pcfg.pretrain_target = cfg.pretrain.target
     return pretrain(pcfg, train_config(cfg.pretrain.train, cfg.seed), cfg.paths.frames, cfg.paths.pretrain,
                     resolve_backbone(pcfg.backbone, cfg.paths.backbone), resume=bool(cfg.resume),
-                    eval_fraction=cfg.pretrain.eval_fraction, max_videos=cfg.pretrain.max_videos)
+                    eval_fraction=cfg.pretrain.eval_fraction, max_videos=cfg.pretrain.max_videos,
+                    labels_array=cfg.pretrain.get("labels"))
 
 
 def run_finetune(cfg: DictConfig, out_dir: str | Path | None = None, init: str | None = None,
