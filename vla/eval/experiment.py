@@ -21,8 +21,10 @@ from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint
 
 log = logging.getLogger(__name__)
 
-ARM_TARGET = {"none": None, "latent": "latent", "idm": "idm"}
-ARM_LABEL = {"none": "no pretraining", "latent": "LAM latent pretraining", "idm": "IDM pseudo-labels (VPT)"}
+ARM_TARGET = {"none": None, "latent": "latent", "latent_labels": "latent", "idm": "idm"}
+ARM_LABEL = {"none": "no pretraining", "latent": "LAM latent pretraining",
+             "latent_labels": "LAM + labelled demos (LAOM)", "idm": "IDM pseudo-labels (VPT)"}
+LABELLED_LAM_ARRAY = "latent_actions_labels"  # the latent_labels arm's codes, beside the pure LAM's
 
 
 def eval_config(cfg: DictConfig) -> EvalConfig:
@@ -63,14 +65,50 @@ def _stamp(run_dir: Path, fingerprint: str) -> None:
     (run_dir / STAMP).write_text(json.dumps({"config": fingerprint}))
 
 
+def labelled_lam_demos(cfg: DictConfig) -> int:
+    """Labelled demos per task the latent_labels LAM reads: lam.supervised.demos_per_task, else the smallest
+    sweep point, so that no point finetunes on fewer labels than the LAM saw (the points nest)."""
+    n = cfg.lam.supervised.demos_per_task
+    if n is not None:
+        return int(n)
+    counts = [d for d in cfg.comparison.demos if d is not None]
+    if counts:
+        return min(counts)
+    from vla.data.lerobot_io import episodes_by_task, open_metadata  # a sweep of `null` only: every demo
+
+    return min(len(e) for e in episodes_by_task(open_metadata(cfg.paths.teleop)).values())
+
+
+def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
+    """Train the latent_labels arm's LAM (the pure LAM's config plus an action head on labelled demos), label
+    the store with it, and return the store array its codes are in."""
+    from vla.lam.label import label_with_lam
+    from vla.lam.model import LAMConfig
+    from vla.lam.train import LAMTrainConfig, train
+
+    run_dir = out / "lam_latent_labels"
+    if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
+        model_cfg = LAMConfig.from_dict({**OmegaConf.to_container(cfg.lam.model, resolve=True), "action_dim": 3,
+                                         "label_weight": float(cfg.lam.supervised.label_weight)})
+        train_cfg = LAMTrainConfig(**{**OmegaConf.to_container(cfg.lam.train, resolve=True),
+                                      "labelled_demos_per_task": labelled_lam_demos(cfg)})
+        train(model_cfg, train_cfg, cfg.paths.frames, run_dir, teleop_root=cfg.paths.teleop,
+              resume=not (run_dir / STAMP).is_file())
+        _stamp(run_dir, fingerprint)
+    label_with_lam(str(run_dir / "model"), cfg.paths.frames, cfg.lam.label_batch_size, LABELLED_LAM_ARRAY)
+    return LABELLED_LAM_ARRAY
+
+
 def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Path:
     from vla.policy.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
+    labels = _labelled_lam(cfg, out, fingerprint) if arm == "latent_labels" else None
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
         fresh = (run_dir / STAMP).is_file()  # a finished run under another config: start over
         sub = cfg.copy()
         OmegaConf.update(sub, "pretrain.target", ARM_TARGET[arm])
+        OmegaConf.update(sub, "pretrain.labels", labels)
         OmegaConf.update(sub, "paths.pretrain", str(run_dir))
         OmegaConf.update(sub, "resume", not fresh)  # a killed comparison picks up where it stopped
         run_pretrain(sub)
@@ -97,10 +135,60 @@ def per_task_count(demos: int | None, n_episodes: int, teleop_root: str | Path) 
     return int(per_task) if per_task.is_integer() else round(per_task, 1)
 
 
-def run_experiment(cfg: DictConfig) -> dict:
-    from vla.policy.finetune import load_chunks
+def finetune_and_evaluate(job: dict) -> str:
+    """One run of the sweep: finetune an arm on its demos, evaluate it, stamp it done. Runs in the calling
+    process (sharing `data`, the decoded demos) or, with comparison.workers > 1, in a worker process."""
     from vla.policy.stages import run_finetune
 
+    if job.get("threads"):
+        import torch
+
+        torch.set_num_threads(job["threads"])
+    cfg, run_dir = job["cfg"], Path(job["run_dir"])
+    cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg.copy()
+    OmegaConf.update(cfg, "resume", not (run_dir / STAMP).is_file())
+    if job["seed"] is not None:
+        OmegaConf.update(cfg, "seed", job["seed"])
+    run_finetune(cfg, out_dir=run_dir, init="none" if job["arm"] == "none" else "pretrained",
+                 pretrain_dir=job["pretrained"], demos_per_task=job["demos"], data=job.get("data"))
+    evaluate_checkpoint(run_dir / "model", eval_config(cfg), run_dir / "eval")
+    _stamp(run_dir, job["fingerprint"])
+    return str(run_dir)
+
+
+def run_sweep(cfg: DictConfig, jobs: list[dict]) -> None:
+    """Every job not done yet: in this process (one decode of the demos per sweep point), or
+    comparison.workers at a time in worker processes with one torch thread each (2 cores: ~1.5x)."""
+    from vla.policy.finetune import load_chunks
+
+    workers = int(cfg.comparison.get("workers") or 1)
+    if workers <= 1:
+        data = {}
+        for job in jobs:
+            if job["demos"] not in data:  # decoded once, shared by every arm: the same finetuning data
+                data = {job["demos"]: load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, job["demos"])}
+            finetune_and_evaluate({**job, "data": data[job["demos"]]})
+        return
+    from vla.data.workers import spawn_pool, unordered
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    with spawn_pool(workers) as pool:
+        for done, run_dir in enumerate(unordered(pool, finetune_and_evaluate,
+                                                 [{**j, "cfg": container, "threads": 1} for j in jobs],
+                                                 "comparison"), 1):
+            log.info("[%d/%d] %s done", done, len(jobs), run_dir)
+
+
+def lam_probes(cfg: DictConfig, out: Path) -> dict:
+    """Each LAM's final held-out diagnostics (probe R^2 of the action from its codes vs shuffled codes)."""
+    paths = {"latent": Path(cfg.paths.lam) / "diagnostics.json",
+             "latent_labels": out / "lam_latent_labels" / "diagnostics.json"}
+    keys = ("probe_r2", "probe_r2_shuffled", "probe_pairs_test", "recon_vs_copy", "eval_perplexity")
+    return {arm: {k: json.loads(p.read_text())["final"].get(k) for k in keys}
+            for arm, p in paths.items() if arm in cfg.comparison.arms and p.is_file()}
+
+
+def run_experiment(cfg: DictConfig) -> dict:
     out = Path(cfg.comparison.out)
     out.mkdir(parents=True, exist_ok=True)
     arms = list(cfg.comparison.arms)
@@ -112,40 +200,30 @@ def run_experiment(cfg: DictConfig) -> dict:
     ecfg = eval_config(cfg)
     # comparison.seeds: finetuning seeds, each arm trained once per seed (pretraining is shared); null = cfg.seed
     seeds = list(cfg.comparison.get("seeds") or [None])
+    points = [(d, s, a) for d in cfg.comparison.demos for s in seeds for a in arms]
+    run_sweep(cfg, [{"cfg": cfg, "arm": a, "demos": d, "seed": s, "run_dir": str(out / run_dir_name(a, d, s)),
+                     "pretrained": None if pretrained.get(a) is None else str(pretrained[a]),
+                     "fingerprint": fingerprint} for d, s, a in points
+                    if not _done(out / run_dir_name(a, d, s), out / run_dir_name(a, d, s) / "eval" / "eval_info.json",
+                                 fingerprint)])
     rows = []
-    for demos in cfg.comparison.demos:
-        data = None
-        for seed, arm in [(s, a) for s in seeds for a in arms]:
-            run_dir = out / run_dir_name(arm, demos, seed)
-            info_path = run_dir / "eval" / "eval_info.json"
-            if not _done(run_dir, info_path, fingerprint):
-                if data is None:  # decoded once, shared by every arm: the same finetuning data
-                    data = load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, demos)
-                sub = cfg.copy()
-                OmegaConf.update(sub, "resume", not (run_dir / STAMP).is_file())
-                if seed is not None:
-                    OmegaConf.update(sub, "seed", seed)
-                ft = run_finetune(sub, out_dir=run_dir, init="none" if arm == "none" else "pretrained",
-                                  pretrain_dir=pretrained.get(arm), demos_per_task=demos, data=data)
-                evaluate_checkpoint(run_dir / "model", ecfg, run_dir / "eval")
-                _stamp(run_dir, fingerprint)
-                n_episodes = len(ft["episodes"])
-            else:
-                n_episodes = len(json.loads((run_dir / "metrics.json").read_text())["episodes"])
-            info = json.loads(info_path.read_text())
-            per_task = per_task_count(demos, n_episodes, cfg.paths.teleop)
-            rows.append({"arm": arm, "label": ARM_LABEL[arm], "demos_per_task": per_task,
-                         "seed": cfg.seed if seed is None else seed,
-                         "outcomes": {t: [bool(e["success"]) for e in r["episodes"]] for t, r in info["tasks"].items()},
-                         "labelled_episodes": n_episodes, **info["overall"],
-                         "per_task": {t: {k: v for k, v in r.items() if k != "episodes"}
-                                      for t, r in info["tasks"].items()},
-                         "run_dir": str(run_dir)})
-            log.info("%s, %s demos per task (%d episodes): %d/%d", arm, per_task, n_episodes,
-                     info["overall"]["successes"], info["overall"]["n"])
+    for demos, seed, arm in points:
+        run_dir = out / run_dir_name(arm, demos, seed)
+        n_episodes = len(json.loads((run_dir / "metrics.json").read_text())["episodes"])
+        info = json.loads((run_dir / "eval" / "eval_info.json").read_text())
+        per_task = per_task_count(demos, n_episodes, cfg.paths.teleop)
+        rows.append({"arm": arm, "label": ARM_LABEL[arm], "demos_per_task": per_task,
+                     "seed": cfg.seed if seed is None else seed,
+                     "outcomes": {t: [bool(e["success"]) for e in r["episodes"]] for t, r in info["tasks"].items()},
+                     "labelled_episodes": n_episodes, **info["overall"],
+                     "per_task": {t: {k: v for k, v in r.items() if k != "episodes"}
+                                  for t, r in info["tasks"].items()},
+                     "run_dir": str(run_dir)})
+        log.info("%s, %s demos per task (%d episodes): %d/%d", arm, per_task, n_episodes,
+                 info["overall"]["successes"], info["overall"]["n"])
     results = {"tasks": ecfg.tasks, "n_episodes_per_task": ecfg.n_episodes, "seed_start": ecfg.seed_start,
                "finetune_steps": int(cfg.finetune.train.steps), "pretrain_steps": int(cfg.pretrain.train.steps),
-               "rows": rows, "study": study_summary(rows)}
+               "rows": rows, "study": study_summary(rows), "lam": lam_probes(cfg, out)}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_results(rows, out / "results.png")
@@ -199,6 +277,11 @@ def results_markdown(results: dict) -> str:
         lines.append(f"| {r['label']} | {r['demos_per_task']} | {r['labelled_episodes']} | {r['successes']}/{r['n']} | "
                      f"{r['success_rate']:.2f} | {r['ci95'][0]:.2f}–{r['ci95'][1]:.2f} |")
     lines.append("\nOverlapping intervals mean the runs do not distinguish the arms at this sample size.\n")
+    for arm, d in results.get("lam", {}).items():
+        if d.get("probe_r2") is not None:
+            lines.append(f"- LAM of `{arm}`: held-out probe R² {d['probe_r2']:.3f} (shuffled codes "
+                         f"{d['probe_r2_shuffled']:.3f}), reconstruction / copy {d['recon_vs_copy']:.3f}")
+    lines.append("")
     study = results.get("study")
     if study and len({r["seed"] for r in results["rows"]}) > 1:
         base = study["baseline"]
