@@ -106,6 +106,8 @@ ERRORS = [
                  ["data.sim.image_size", "got 8"], id="bad-value"),
     pytest.param("vla-demo", ["scale=huge"], "vla-demo", ["'huge'", "tiny|cpu|gpu"], id="bad-demo-scale"),
     pytest.param("vla-data", ["info", "{tmp}/none.zarr"], "vla-data info", ["{tmp}/none.zarr"], id="missing-store"),
+    pytest.param("vla-data", ["ingest", "data.ingest.inputs={tmp}/novideos", "paths.root={tmp}"], "vla-data ingest",
+                 ["input folder not found: {tmp}/novideos"], id="missing-videos"),
     pytest.param("vla-idm", ["train", "paths.root={tmp}"], "vla-idm train", ["{tmp}/sim/teleop"],
                  id="missing-dataset"),
     pytest.param("vla-record", ["bag={tmp}/nobag", "out={tmp}/ds"], "vla-record", ["{tmp}/nobag"], id="missing-bag"),

@@ -55,11 +55,29 @@ def test_bad_inputs_are_skipped_and_reported(sim_corpus, tmp_path):
     assert FrameStore(url).entries() == ["good"]  # nothing half-written left behind
 
 
+def test_inputs_with_nothing_to_ingest_are_an_error_not_an_empty_store(sim_corpus, tmp_path):
+    (tmp_path / "empty_folder").mkdir()
+    with pytest.raises(IngestError, match="no videos found"):
+        ingest(str(tmp_path / "empty_folder"), str(tmp_path / "a.zarr"), IngestConfig(workers=1))
+    with pytest.raises(IngestError, match=r"input folder not found: .*nowhere"):
+        ingest(str(tmp_path / "nowhere"), str(tmp_path / "b.zarr"), IngestConfig(workers=1))
+    (tmp_path / "only_bad").mkdir()
+    (tmp_path / "only_bad" / "empty.mp4").write_bytes(b"")
+    with pytest.raises(IngestError, match=r"no input could be ingested.*empty.mp4: empty file"):
+        ingest(str(tmp_path / "only_bad"), str(tmp_path / "b.zarr"), IngestConfig(workers=1))
+    root, _ = sim_corpus  # the same store again, all of it already in: not an error
+    url = str(tmp_path / "c.zarr")
+    ingest(str(root / "videos"), url, IngestConfig(image_size=32, min_frames=8, workers=1))
+    assert ingest(str(root / "videos"), url, IngestConfig(image_size=32, min_frames=8, workers=1))["ingested_this_run"] == []
+
+
 def test_too_short_video_is_skipped(sim_corpus, tmp_path):
     root, _ = sim_corpus
     url = str(tmp_path / "s.zarr")
     good = str(next((root / "videos").glob("*.mp4")))
-    report = ingest(good, url, IngestConfig(image_size=32, min_frames=10_000, workers=1))
+    with pytest.raises(IngestError, match="need at least 10000"):  # nothing ingested at all: an error
+        ingest(good, url, IngestConfig(image_size=32, min_frames=10_000, workers=1))
+    report = json.loads(Path(url + ".ingest_report.json").read_text())  # and the report is still written
     assert "need at least 10000" in report["skipped"][0]["reason"]
     assert FrameStore(url).entries() == []
 

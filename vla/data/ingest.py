@@ -81,8 +81,11 @@ def find_sources(inputs: str | list[str]) -> list[Source]:
                 continue
             except IngestError as e:  # then it is a missing path: skipped and reported like any other
                 log.warning("%s", e)
+        is_glob = any(c in spec for c in "*?[")
+        if not (p.exists() or is_glob or HUB_ID.fullmatch(spec) or p.suffix.lower() in VIDEO_EXTENSIONS):
+            raise IngestError(f"input folder not found: {spec}")  # a wrong path, not one missing video
         files = sorted(str(f) for f in p.iterdir() if f.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() \
-            else sorted(glob.glob(spec)) if any(c in spec for c in "*?[") else [spec]
+            else sorted(glob.glob(spec)) if is_glob else [spec]
         manifest = {}
         for folder in {Path(f).parent for f in files}:
             mpath = folder / "manifest.jsonl"
@@ -244,6 +247,9 @@ def _pool(workers: int, n_jobs: int, store: FrameStore):
 
 def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     sources = find_sources(inputs)
+    if not sources:
+        raise IngestError(f"no videos found in {inputs} (a folder of {'/'.join(sorted(VIDEO_EXTENSIONS))} "
+                          "files, a glob, a LeRobot dataset root or a hub id)")
     store = FrameStore(store_url, mode="a")
     complete = set(store.video_ids())  # one listing, not two metadata reads per source
     todo = [s for s in sources if s.video_id not in complete]
@@ -271,6 +277,9 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
     with fsspec.open(report_url, "w") as f:
         f.write(json.dumps(report, indent=2))
     report["report"] = report_url
+    if skipped and not done and not complete:  # a wrong path, not a few bad files: say so, do not exit 0
+        raise IngestError(f"no input could be ingested from {inputs}: {skipped[0]['source']}: "
+                          f"{skipped[0]['reason']} ({len(skipped)} skipped; {report_url})")
     return report
 
 
