@@ -10,6 +10,7 @@ Variants (one change each from `pure`, the LAPA arm's LAM = configs/lam/small.ya
     pure        pixels target, 4 tokens x 8 codes, gap 4
     gap8        frame gap 8 (twice the motion per pair)
     narrow      1 token x 16 codes: a bottleneck with less room for appearance
+    features    predict the change of frozen image features instead of pixels (random_conv: offline, a toy)
     labels      action head on the code, trained on the labelled pairs (the latent_labels arm, LAOM-style)
     labels_w01  the same at a tenth of the label weight
 
@@ -34,6 +35,7 @@ VARIANTS = {
     "pure": {},
     "gap8": {"k_min": 8, "k_max": 8},
     "narrow": {"n_tokens": 1, "codebook_size": 16},
+    "features": {"target": "features"},
     "labels": {"action_dim": 3, "label_weight": 1.0},
     "labels_w01": {"action_dim": 3, "label_weight": 0.1},
 }
@@ -130,6 +132,7 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=30, help="action-free videos per task")
     parser.add_argument("--teleop", type=int, default=10, help="teleop episodes per task (labelled + probed)")
     parser.add_argument("--labelled", type=int, default=3, help="of those, labelled episodes per task")
+    parser.add_argument("--workers", type=int, default=2, help="runs at a time, one torch thread each")
     parser.add_argument("--work", type=Path, default=Path("outputs/bench/lam_motion"))
     args = parser.parse_args()
     if args.quick:
@@ -145,7 +148,7 @@ def main() -> int:
     jobs = [(v, s, store, teleop, str(args.work / f"{v}_seed{s}"), args.steps, args.labelled)
             for s in range(args.seeds) for v in args.variants]
     rows = [untrained_probe(store, teleop, args.labelled, s) for s in range(args.seeds)]
-    with spawn_pool(2) as pool:  # two runs at a time, one torch thread each
+    with spawn_pool(args.workers) as pool:
         for row in unordered(pool, run_one, jobs, "lam_motion"):
             rows.append(row)
             print(f"{row['variant']} seed {row['seed']}: probe R2 {row['probe_r2']:.3f} "
