@@ -3,7 +3,7 @@
 For 5, 10 and 25 demos per task on reach, push and button-press-topdown, 3 training seeds each: finetune
 with the project's recipe (the composed config, `finetune.init=none`) and evaluate closed-loop on
 `--episodes` episodes per task from `eval.seed_start` (900000+, a range no tuning run looked at: tuning used
-950000+, see the README). Same demos (the first N of each task, so the points nest), same budget, same seeds
+950000+, see docs/policy.md). Same demos (the first N of each task, so the points nest), same budget, same seeds
 for every point. Runs go two at a time (one torch thread each); a finished run is kept under
 `--work` and skipped when the command is run again.
 

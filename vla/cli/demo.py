@@ -10,7 +10,7 @@ does every stage after it.
 
     vla-demo                       # CPU scale (~20 min on 2 cores)
     vla-demo scale=tiny            # the smallest pipeline (the test suite runs this)
-    vla-demo scale=gpu             # sizes worth a GPU machine (see README)
+    vla-demo scale=gpu             # sizes worth a GPU machine (docs/demo.md)
     vla-demo scale=cpu seed=1      # any other key=value goes to every stage
 """
 

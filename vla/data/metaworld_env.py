@@ -24,7 +24,7 @@ ACTION_DIM = 4
 
 # Views of our own besides MetaWorld's fixed cameras: free cameras framing the table where the objects and
 # goals are drawn (x -0.1..0.1, y 0.6..0.9 m). From corner4 at 64 px the puck and the goal are 1-2 pixels
-# under a large arm; these views make them 4-5 pixels (measured in README "The policy's floor").
+# under a large arm; these views make them 4-5 pixels (measured in docs/policy.md "The policy's floor").
 FREE_CAMERAS = {
     "workspace": {"lookat": (0.0, 0.75, 0.1), "distance": 0.85, "azimuth": 120.0, "elevation": -30.0},
     "workspace_front": {"lookat": (0.0, 0.72, 0.1), "distance": 0.8, "azimuth": 180.0, "elevation": -35.0},
@@ -145,7 +145,7 @@ class MetaWorldTask:
     def expert_action(self) -> np.ndarray:
         """The scripted expert's action for the current state (needs the raw 39-d observation), clipped to
         [-1, 1] as `step` executes it. The experts' raw outputs reach 12 (button-press y): recorded unclipped,
-        that one task's spread set the action normalisation and reach's moves became ~0.1 std (README)."""
+        that one task's spread set the action normalisation and reach's moves became ~0.1 std (docs/policy.md)."""
         return np.clip(np.asarray(self._expert.get_action(self._raw_obs), dtype=np.float32), -1.0, 1.0)
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ class TrainConfig:
     lr: float = 3e-4
     warmup_steps: int = 20
     # "constant" after warm-up (a run's first N steps do not depend on its total length), or "cosine": decay to
-    # lr/10 at the last step, which fits the action head closer in the same budget (README "The policy's floor").
+    # lr/10 at the last step, which fits the action head closer in the same budget (docs/policy.md "The policy's floor").
     lr_schedule: str = "constant"
     weight_decay: float = 0.01
     grad_clip: float = 1.0
