@@ -46,7 +46,7 @@ def test_every_report_artefact_exists_and_is_non_trivial(demo_run):
     model = cwd / "outputs/demo_tiny/work/experiment/latent_demosall/model"
     assert (model / "model.safetensors").stat().st_size > 10_000
     rows = json.loads((cwd / "outputs/demo_tiny/work/experiment/results.json").read_text())["rows"]
-    assert sorted(r["arm"] for r in rows) == ["idm", "latent", "none"]
+    assert sorted(r["arm"] for r in rows) == ["idm", "latent", "latent_labels", "none"]
 
 
 def test_rerun_reuses_every_finished_stage(demo_run):
