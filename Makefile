@@ -37,11 +37,12 @@ fi; \
 exit 1
 endef
 
-.PHONY: help setup demo test test-fast bench clean
+.PHONY: help setup demo test test-fast bench bench-summary clean
 help:
 	@echo "make demo   - set up (if needed), then run the whole pipeline on simulated data"
 	@echo "make test   - set up (if needed), then run the test suite"
-	@echo "make bench  - set up (if needed), then run every benchmark in bench/"
+	@echo "make bench  - set up (if needed), then run every benchmark in bench/ (hours: the learning ones)"
+	@echo "make bench-summary - only rebuild bench/results/summary.md from the results already there"
 	@echo "make setup  - only the set-up: system libraries, .venv, the project (editable)"
 
 setup: $(STAMP)
@@ -83,6 +84,9 @@ test: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+bench-summary: setup
+	$(PY) bench/run_all.py --collect
 
 clean:
 	rm -rf $(VENV) outputs data/work
