@@ -1,6 +1,7 @@
 """`vla-lam label` / `vla-idm label` on a real zarr store: shapes, skip-by-hash, resume, bad stores."""
 
 import numpy as np
+import torch
 import pytest
 
 import lam_support
@@ -83,6 +84,26 @@ def test_viz_writes_a_grid_of_codes(trained_lam, tmp_path):
 
     from vla.lam.probe import viz_from_store
 
+    from vla.lam.model import LatentActionModel
+
     path = viz_from_store(str(trained_lam[0] / "model"), lam_support.store_template(), tmp_path / "codes.png", rows=3)
-    w, h = Image.open(path).size
-    assert w > h  # codebook_size + 2 columns by 3 rows
+    image = Image.open(path)
+    w, h = image.size
+    k = LatentActionModel.from_pretrained(str(trained_lam[0] / "model")).cfg.codebook_size
+    assert abs(h / w - (2 * 3) / (k + 2)) < 0.05  # codebook_size + 2 columns; each of 3 pairs: frames + change
+    assert len(set(image.convert("L").getdata())) > 10  # drawn, not blank
+
+
+def test_viz_of_a_lam_with_an_action_head_names_each_codes_action(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from vla.lam.model import LAMConfig, LatentActionModel
+    from vla.lam.probe import code_grid
+
+    model = LatentActionModel(LAMConfig(codebook_size=4, action_dim=3, label_weight=1.0))
+    titles = []
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", lambda self, t, **kw: titles.append(t))
+    frames = torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)
+    assert code_grid(model, frames, frames, tmp_path / "g.png").is_file()
+    assert titles[:2] == ["o_t", "o_t+k"] and len(titles) == 6
+    assert all("\na=" in t and len(t.split("a=")[1].split(",")) == 3 for t in titles[2:])  # xyz per code

@@ -78,9 +78,13 @@ def recon_ratio(model, batches) -> dict:
 
 
 @torch.no_grad()
-def code_grid(model, frame_t: torch.Tensor, frame_tk: torch.Tensor, path: str | Path) -> Path:
-    """PNG: one row per start frame; columns o_t, true o_{t+k}, then the decoder's o_{t+k} for every value
-    of token 0 (the other tokens kept at their encoded values), so each column shows what one code does."""
+def code_grid(model, frame_t: torch.Tensor, frame_tk: torch.Tensor, path: str | Path,
+              token: int | None = None) -> Path:
+    """PNG: for each start frame, a row of images — o_t, the true o_{t+k}, then the decoder's o_{t+k} with one
+    token set to each code (the other tokens kept at their encoded values) — and under it the same columns as
+    the change from o_t, amplified (grey = no change), which is where a code's motion shows at 64 px.
+    `token`: the token varied; None = the one whose code changes the decoded frame most. With an action
+    head (the latent_labels LAM) each column's title also gives the mean xyz action it reads from that code."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,23 +93,43 @@ def code_grid(model, frame_t: torch.Tensor, frame_tk: torch.Tensor, path: str | 
     if model.cfg.target != "pixels":
         raise ValueError("vla-lam viz draws pixels: it needs a LAM trained with target=pixels")
     model.eval()
-    codes = model.encode(frame_t, frame_tk)
-    k = model.cfg.codebook_size
-    cols = [frame_t.float() / 255, frame_tk.float() / 255]
-    for c in range(k):
-        varied = codes.clone()
-        varied[:, 0] = c
-        cols.append(model.decode(frame_t, varied).clamp(0, 1))
+    with torch.no_grad():
+        codes = model.encode(frame_t, frame_tk)
+        k, x_t = model.cfg.codebook_size, frame_t.float() / 255
+
+        def decoded(tok: int) -> list[torch.Tensor]:
+            out = []
+            for c in range(k):
+                varied = codes.clone()
+                varied[:, tok] = c
+                out.append(model.decode(frame_t, varied).clamp(0, 1))
+            return out
+
+        per_token = [decoded(t) for t in range(codes.shape[1])]
+        if token is None:  # the token that moves the picture most across its codes
+            token = int(np.argmax([torch.stack(d).std(0).mean().item() for d in per_token]))
+        cols = [x_t, frame_tk.float() / 255, *per_token[token]]
+        titles = ["o_t", "o_t+k"] + [f"z{token}={c}" for c in range(k)]
+        head = getattr(model, "action_head", None)
+        if head is not None:
+            for c in range(k):
+                varied = codes[:1].clone()
+                varied[:, token] = c
+                a = head(model.vq.lookup(varied).flatten(1))[0].tolist()
+                titles[2 + c] += "\na=" + ",".join(f"{v:+.1f}" for v in a)
     n = len(frame_t)
-    fig, axes = plt.subplots(n, k + 2, figsize=(1.2 * (k + 2), 1.2 * n), squeeze=False)
+    fig, axes = plt.subplots(2 * n, k + 2, figsize=(1.2 * (k + 2), 2.4 * n), squeeze=False)
     for r in range(n):
         for j, col in enumerate(cols):
-            ax = axes[r, j]
-            ax.imshow(col[r].permute(1, 2, 0).cpu().numpy())
-            ax.set_xticks([]), ax.set_yticks([])
+            change = (col[r] - x_t[r]).mean(0)  # grey: no change; light/dark: brighter/darker than o_t
+            for ax, img, cmap in ((axes[2 * r, j], col[r].permute(1, 2, 0).cpu().numpy(), None),
+                                  (axes[2 * r + 1, j], (0.5 + 4 * change).clamp(0, 1).cpu().numpy(), "gray")):
+                ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
-                ax.set_title(["o_t", "o_t+k"][j] if j < 2 else f"z0={j - 2}", fontsize=7)
-        axes[r, 0].set_ylabel(f"enc {codes[r].tolist()}", fontsize=6)
+                axes[0, j].set_title(titles[j], fontsize=6)
+        axes[2 * r, 0].set_ylabel(f"enc {codes[r].tolist()}", fontsize=6)
+        axes[2 * r + 1, 0].set_ylabel("change x4", fontsize=6)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
