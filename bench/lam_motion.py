@@ -60,7 +60,7 @@ def run_one(job: tuple) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from vla.cli.config import load_config
+    from vla.core.config import load_config
     from vla.lam.model import LAMConfig
     from vla.lam.train import LAMTrainConfig, train
 
@@ -138,7 +138,7 @@ def main() -> int:
     if args.quick:
         args.variants, args.seeds, args.steps, args.videos = ["pure", "labels"], 1, 60, 4
 
-    from vla.cli.config import setup_logging
+    from vla.core.config import setup_logging
     from vla.data.workers import spawn_pool, unordered
 
     setup_logging()

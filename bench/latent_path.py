@@ -97,7 +97,7 @@ def main() -> int:
     if args.quick:
         print("latent_path: no quick mode (it reuses the study's checkpoints); skipped")
         return 0
-    from vla.cli.config import load_config
+    from vla.core.config import load_config
     from vla.eval.experiment import arm_fingerprint
 
     study_out = Path(load_config(["experiment=study"]).comparison.out)

@@ -44,7 +44,7 @@ def run_one(job: tuple) -> list[dict]:
     import torch
 
     torch.set_num_threads(1)
-    from vla.cli.config import load_config
+    from vla.core.config import load_config
     from vla.eval.experiment import eval_config
     from vla.eval.sim_eval import evaluate_checkpoint
     from vla.policy.stages import run_finetune
@@ -108,7 +108,7 @@ def main() -> int:
         args.demos, args.seeds, args.episodes = [5], 1, 3
         args.overrides = args.overrides + ["finetune.train.steps=50"]
 
-    from vla.cli.config import load_config, setup_logging
+    from vla.core.config import load_config, setup_logging
     from vla.data.workers import spawn_pool, unordered
     from vla.eval.sim_eval import wilson_interval
 

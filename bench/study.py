@@ -54,7 +54,7 @@ def main() -> int:
               "comparison.seeds=[0,1]", "comparison.arms=[none,latent,latent_labels,idm]"] if args.quick \
         else ["experiment=study"]
     overrides = preset + args.overrides
-    from vla.cli.config import load_config
+    from vla.core.config import load_config
 
     cfg = load_config(overrides)
     out = Path(cfg.comparison.out)

@@ -147,7 +147,7 @@ def expand_shorthand(args: list[str]) -> list[str]:
 
 
 def main(args: list[str]) -> None:
-    from vla.cli.config import cli_config, save_config, setup_logging
+    from vla.core.config import cli_config, save_config, setup_logging
 
     setup_logging()
     cfg = cli_config(expand_shorthand(args))

@@ -43,7 +43,7 @@ from robot.parameters import declare_parameters
 from robot.phase import PhaseLock, early_window_ns
 from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
 from robot.signals import stop_on_signals
-from vla.cli.command import Command, run_main
+from vla.core.command import Command, run_main
 
 OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
 COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
-from vla.cli.command import Command, run_main
+from vla.core.command import Command, run_main
 
 log = logging.getLogger(__name__)
 TOPICS = {"camera/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
@@ -250,7 +250,7 @@ def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: floa
 
 def parse_arguments(args: list[str], live: bool) -> dict:
     """key=value arguments -> values of each default's type; UsageError names an argument it cannot use."""
-    from vla.cli.config import UsageError, nearest_keys
+    from vla.core.config import UsageError, nearest_keys
 
     values = {name: default for name, (default, _, _) in ARGUMENTS.items()}
     for arg in args:
@@ -273,7 +273,7 @@ def parse_arguments(args: list[str], live: bool) -> dict:
 
 
 def run(args: list[str]) -> None:
-    from vla.cli.config import setup_logging
+    from vla.core.config import setup_logging
 
     setup_logging()
     live = args[:1] == ["live"]
@@ -281,7 +281,7 @@ def run(args: list[str]) -> None:
     joints = [j for j in a["joints"].split(",") if j] or None
     if live:
         out = record_live(a["out"], a["fps"], a["episodes"], a["seconds"], joints=joints)
-    else:   # a missing bag, an existing out or a bag without episodes: one line (vla.cli.command)
+    else:   # a missing bag, an existing out or a bag without episodes: one line (vla.core.command)
         out = record_bag(a["bag"], a["out"], a["fps"], joints)
     print(f"vla-record: wrote LeRobot dataset {out}")
 

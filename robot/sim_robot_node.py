@@ -28,7 +28,7 @@ from robot.convert import numpy_to_image
 from robot.parameters import declare_parameters
 from robot.policy_node import COMMAND_QOS, LATCHED_QOS
 from robot.signals import stop_on_signals
-from vla.cli.command import Command, run_main
+from vla.core.command import Command, run_main
 
 JOINT_NAMES = ["hand_x", "hand_y", "hand_z", "gripper"]
 

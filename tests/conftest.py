@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="module")
 def torch_settings_restored():
-    """Training sets the thread count and deterministic kernels for the whole process (vla.seeding); a module
+    """Training sets the thread count and deterministic kernels for the whole process (vla.core.seeding); a module
     that trains gets the settings it started with back, so later tests run as they would alone."""
     import torch
 

@@ -135,7 +135,7 @@ def bad_checkpoints(tmp_path_factory) -> dict[str, Path]:
     """A tampered and a truncated VLAPolicy checkpoint, and a valid checkpoint of the wrong kind (a LAM's)."""
     import torch
 
-    from vla.checkpoint import save_checkpoint
+    from vla.core.checkpoint import save_checkpoint
 
     root = tmp_path_factory.mktemp("checkpoints")
     weights = {"w": torch.arange(64, dtype=torch.float32)}
@@ -174,7 +174,7 @@ def test_debug_shows_the_traceback_of_an_expected_error(args, env, tmp_path):
 # ------------------------------------------------------------------ in-process: the wrapper and the help
 def test_a_bug_keeps_its_traceback_and_an_expected_error_is_one_line(capsys, monkeypatch):
     from robot.safety import SafetyConfig
-    from vla.cli.command import Command, run_main
+    from vla.core.command import Command, run_main
 
     monkeypatch.delenv("VLA_DEBUG", raising=False)
     command = Command(prog="vla-x", summary="", usage=())
@@ -191,7 +191,7 @@ def test_a_bug_keeps_its_traceback_and_an_expected_error_is_one_line(capsys, mon
 
 
 def test_nearest_keys_finds_the_key_meant():
-    from vla.cli.config import config_keys, nearest_keys
+    from vla.core.config import config_keys, nearest_keys
 
     keys = config_keys()
     assert nearest_keys("init", keys) == ["finetune.init"]
@@ -202,7 +202,7 @@ def test_nearest_keys_finds_the_key_meant():
 def test_every_key_a_help_names_is_a_config_key():
     import importlib
 
-    from vla.cli.config import config_keys, documented_keys
+    from vla.core.config import config_keys, documented_keys
 
     keys, documented = set(config_keys()), documented_keys()
     for target in SCRIPTS.values():

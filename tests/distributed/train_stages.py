@@ -16,7 +16,7 @@ from accelerate import PartialState
 
 import vla.policy.finetune
 import vla.policy.pretrain
-from vla.cli.config import load_config, setup_logging
+from vla.core.config import load_config, setup_logging
 from vla.policy.stages import run_finetune, run_pretrain
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lam_support
-from vla.checkpoint import CheckpointError
+from vla.core.checkpoint import CheckpointError
 from vla.data.store import FrameStore
 from vla.idm.model import InverseDynamicsModel
 from vla.idm.train import label_with_idm, train

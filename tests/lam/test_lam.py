@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lam_support
-from vla.checkpoint import CheckpointError
+from vla.core.checkpoint import CheckpointError
 from vla.data.lerobot_io import Episode
 from vla.lam.model import LatentActionModel
 from vla.lam.quantizer import VectorQuantizer
@@ -105,7 +105,7 @@ def test_features_target_trains(tmp_path):
 def test_resume_after_kill_continues_at_the_checkpoint_step(tmp_path):
     """A real SIGKILL mid-run, then resume=True: the run ends at `steps` with one history row per step,
     continuing from the last checkpoint's step and optimiser state (not from scratch)."""
-    from vla.checkpoint import CheckpointManager
+    from vla.core.checkpoint import CheckpointManager
     from vla.lam.train import train
 
     steps, every = 120, 40

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import lam_support
-from vla.checkpoint import load_checkpoint
+from vla.core.checkpoint import load_checkpoint
 from vla.lam.quantizer import VectorQuantizer
 from vla.lam.train import train
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vla.core.training import TrainConfig
 from vla.data.metaworld_env import MetaWorldTask
 from vla.policy.backbone import build_tiny_backbone
 from vla.policy.configuration import PolicyConfig
-from vla.policy.training import TrainConfig
 
 TASK = "reach-v3"
 INSTRUCTIONS = ["push the puck to the goal", "reach the goal", "open the drawer"]

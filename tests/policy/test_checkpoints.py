@@ -3,7 +3,7 @@ import shutil
 import pytest
 import torch
 
-from vla.checkpoint import CheckpointError, save_checkpoint
+from vla.core.checkpoint import CheckpointError, save_checkpoint
 from vla.policy.modeling import VLAPolicy
 from vla.policy.pretrain import pretrain
 from policy_support import tiny_policy_cfg, tiny_train_cfg

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vla.checkpoint import load_checkpoint
+from vla.core.checkpoint import load_checkpoint
 from vla.policy.pretrain import pretrain
 from policy_support import tiny_policy_cfg, tiny_train_cfg
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vla.cli.command import Command, run_main, split_subcommand
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main, split_subcommand
+from vla.core.config import cli_config, save_config, setup_logging, to_dataclass
 
 COMMAND = Command(
     prog="vla-data",
@@ -37,10 +37,7 @@ def sim(cfg) -> None:
 
     s = cfg.data.sim
     # SimConfig refuses a bad task, camera or count (ValueError naming the key) before anything is written
-    sim_cfg = SimConfig(tasks=tuple(s.tasks), video_episodes_per_task=s.video_episodes_per_task,
-                        teleop_episodes_per_task=s.teleop_episodes_per_task, image_size=s.image_size,
-                        camera=s.camera, fps=s.fps, max_steps=s.max_steps, tail_steps=s.tail_steps,
-                        teleop_video=s.teleop_video, workers=s.workers, seed=cfg.seed)
+    sim_cfg = to_dataclass(SimConfig, s, tasks=tuple(s.tasks), seed=cfg.seed)
     save_config(cfg, cfg.paths.sim, "sim_config.yaml")
     result = generate(sim_cfg, cfg.paths.videos, cfg.paths.teleop)
     (Path(cfg.paths.sim) / "summary.json").write_text(json.dumps(result, indent=2))
@@ -51,8 +48,7 @@ def ingest(cfg) -> None:
     from vla.data.ingest import IngestConfig, format_summary, ingest as run_ingest
 
     i = cfg.data.ingest
-    ingest_cfg = IngestConfig(image_size=i.image_size, chunk_frames=i.chunk_frames, min_frames=i.min_frames,
-                              workers=i.workers, decode_threads=i.decode_threads, fail_fast=i.fail_fast)
+    ingest_cfg = to_dataclass(IngestConfig, i, exclude=("inputs", "store"))
     report = run_ingest(list(i.inputs) if not isinstance(i.inputs, str) else i.inputs, i.store, ingest_cfg)
     print(format_summary(report))
     print(f"report:       {report['report']}")

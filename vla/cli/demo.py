@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vla.cli.command import Command, run_main
-from vla.cli.config import UsageError, cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main
+from vla.core.config import UsageError, cli_config, save_config, setup_logging
 
 log = logging.getLogger("vla.demo")
 SCALES = ("tiny", "cpu", "gpu")

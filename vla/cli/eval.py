@@ -1,7 +1,7 @@
 """`vla-eval [eval.checkpoint=DIR] [eval.tasks=[reach-v3,push-v3]] [eval.n_episodes=N] ...`: closed-loop MetaWorld."""
 
-from vla.cli.command import Command, run_main
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-eval",

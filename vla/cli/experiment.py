@@ -4,8 +4,8 @@
 import subprocess
 from pathlib import Path
 
-from vla.cli.command import Command, run_main
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-experiment",

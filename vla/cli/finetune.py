@@ -1,7 +1,7 @@
 """`vla-finetune [key=value ...]`: stage 3, LoRA action finetuning on the LeRobot teleop dataset."""
 
-from vla.cli.command import Command, run_main
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-finetune",

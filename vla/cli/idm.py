@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vla.cli.command import Command, run_main, split_subcommand
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main, split_subcommand
+from vla.core.config import cli_config, save_config, setup_logging, to_dataclass
 
 COMMAND = Command(
     prog="vla-idm",
@@ -26,14 +26,11 @@ COMMAND = Command(
 
 
 def train(cfg) -> None:
-    from omegaconf import OmegaConf
-
     from vla.idm.model import IDMConfig
     from vla.idm.train import IDMTrainConfig, train as run
 
     save_config(cfg, cfg.idm.out)
-    m = run(IDMConfig(**OmegaConf.to_container(cfg.idm.model, resolve=True)),
-            IDMTrainConfig(**OmegaConf.to_container(cfg.idm.train, resolve=True)),
+    m = run(to_dataclass(IDMConfig, cfg.idm.model), to_dataclass(IDMTrainConfig, cfg.idm.train),
             cfg.idm.teleop, cfg.idm.out, resume=cfg.get("resume", False), lam_diagnostics=cfg.idm.lam_diagnostics)
     print(f"vla-idm train: {m['model']}  held-out R2={m['eval_r2']:.3f} (untrained {m['untrained_eval_r2']:.3f})"
           + (f"  LAM probe {m['lam_probe']}" if "lam_probe" in m else ""))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from vla.cli.command import Command, run_main, split_subcommand
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main, split_subcommand
+from vla.core.config import cli_config, save_config, setup_logging, to_dataclass
 
 COMMAND = Command(
     prog="vla-lam",
@@ -31,20 +31,16 @@ COMMAND = Command(
 
 
 def model_config(cfg):
-    from omegaconf import OmegaConf
-
     from vla.lam.model import LAMConfig
 
-    return LAMConfig(**OmegaConf.to_container(cfg.lam.model, resolve=True))
+    return to_dataclass(LAMConfig, cfg.lam.model)
 
 
 def train(cfg) -> None:
-    from omegaconf import OmegaConf
-
     from vla.lam.train import LAMTrainConfig, train as run
 
     save_config(cfg, cfg.lam.out)
-    result = run(model_config(cfg), LAMTrainConfig(**OmegaConf.to_container(cfg.lam.train, resolve=True)),
+    result = run(model_config(cfg), to_dataclass(LAMTrainConfig, cfg.lam.train),
                  cfg.lam.store, cfg.lam.out, teleop_root=cfg.lam.teleop, resume=cfg.get("resume", False))
     final = {k: round(v, 4) for k, v in result["final"].items() if isinstance(v, float)}
     print(f"vla-lam train: {result['model']}  steps={result['steps']}  {json.dumps(final)}")

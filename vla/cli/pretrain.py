@@ -1,7 +1,7 @@
 """`vla-pretrain [key=value ...]`: stage 2, latent-action (or IDM pseudo-action) pretraining."""
 
-from vla.cli.command import Command, run_main
-from vla.cli.config import cli_config, save_config, setup_logging
+from vla.core.command import Command, run_main
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-pretrain",

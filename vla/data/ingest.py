@@ -23,7 +23,7 @@ import fsspec
 import numpy as np
 from tqdm import tqdm
 
-from vla.checkpoint import file_sha256
+from vla.core.checkpoint import file_sha256
 from vla.data.store import FrameStore, VideoWriter
 from vla.data.video import VideoReader
 from vla.data.workers import spawn_pool, unordered

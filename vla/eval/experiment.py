@@ -17,6 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from vla.core.config import to_dataclass
 from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,7 @@ LABELLED_LAM_ARRAY = "latent_actions_labels"  # the latent_labels arm's codes, b
 
 
 def eval_config(cfg: DictConfig) -> EvalConfig:
-    d = OmegaConf.to_container(cfg.eval, resolve=True)
-    return EvalConfig(**{k: v for k, v in d.items() if k in EvalConfig.__dataclass_fields__})
+    return to_dataclass(EvalConfig, cfg.eval, exclude=("checkpoint", "out"))
 
 
 STAMP = "arm_config.json"  # in each run dir: the fingerprint of the config it finished under
@@ -88,10 +88,9 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
 
     run_dir = out / "lam_latent_labels"
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
-        model_cfg = LAMConfig.from_dict({**OmegaConf.to_container(cfg.lam.model, resolve=True), "action_dim": 3,
-                                         "label_weight": float(cfg.lam.supervised.label_weight)})
-        train_cfg = LAMTrainConfig(**{**OmegaConf.to_container(cfg.lam.train, resolve=True),
-                                      "labelled_demos_per_task": labelled_lam_demos(cfg)})
+        model_cfg = to_dataclass(LAMConfig, cfg.lam.model, action_dim=3,
+                                 label_weight=float(cfg.lam.supervised.label_weight))
+        train_cfg = to_dataclass(LAMTrainConfig, cfg.lam.train, labelled_demos_per_task=labelled_lam_demos(cfg))
         train(model_cfg, train_cfg, cfg.paths.frames, run_dir, teleop_root=cfg.paths.teleop,
               resume=not (run_dir / STAMP).is_file())
         _stamp(run_dir, fingerprint)

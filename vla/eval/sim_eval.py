@@ -107,7 +107,7 @@ def evaluate_policy(policy, cfg: EvalConfig, out_dir: str | Path, label: str = "
 
 
 def evaluate_checkpoint(checkpoint: str | Path, cfg: EvalConfig, out_dir: str | Path) -> dict:
-    from vla.checkpoint import checkpoint_hash
+    from vla.core.checkpoint import checkpoint_hash
     from vla.runtime import PolicyRunner
 
     runner = PolicyRunner(checkpoint, device=cfg.device)

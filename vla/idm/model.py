@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vla.checkpoint import check_config_matches, load_checkpoint, save_checkpoint
+from vla.core.checkpoint import check_config_matches, load_checkpoint, save_checkpoint
 from vla.lam.model import conv_stack, load_weights, to_unit
 
 KIND = "idm"

@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.seeding import deterministic_torch
+from vla.core.splits import held_out
 from vla.idm.model import KIND, IDMConfig, InverseDynamicsModel
 from vla.lam.label import label_store
 from vla.lam.model import load_weights
-from vla.seeding import deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,11 @@ def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, ou
         chosen = None if cfg.demos_per_task is None else select_episodes(open_metadata(teleop_root), cfg.demos_per_task)
         episodes = load_episodes(teleop_root, chosen)
     p = episode_pairs(episodes, model_cfg.gap)
-    ids = np.random.default_rng(cfg.seed).permutation(np.unique(p.episode))
-    held = ids[: max(1, int(round(len(ids) * cfg.eval_fraction)))]
-    te, tr = np.flatnonzero(np.isin(p.episode, held)), np.flatnonzero(~np.isin(p.episode, held))
-    if len(tr) == 0:
+    ids = np.unique(p.episode)
+    if len(ids) < 2:
         raise ValueError(f"IDM needs >= 2 teleop episodes in {teleop_root} (train + held out), got {len(ids)}")
+    held = list(held_out(ids, cfg.eval_fraction, np.random.default_rng(cfg.seed)))
+    te, tr = np.flatnonzero(np.isin(p.episode, held)), np.flatnonzero(~np.isin(p.episode, held))
 
     model = InverseDynamicsModel(model_cfg)
     model.set_stats(p.action[tr])
@@ -158,7 +159,7 @@ def plot(history: list[dict], path: Path) -> None:
 
 def label_with_idm(checkpoint: str, store_url: str, batch_size: int = 256) -> dict:
     """`idm_actions` (T-1, action_dim) float32 per video."""
-    from vla.checkpoint import checkpoint_hash
+    from vla.core.checkpoint import checkpoint_hash
 
     model = InverseDynamicsModel.from_pretrained(checkpoint)
     return label_store(store_url, "idm_actions", "idm_hash", checkpoint_hash(checkpoint), model.cfg.gap,

@@ -59,7 +59,7 @@ def label_store(store_url: str, name: str, hash_key: str, model_hash: str, gap: 
 def label_with_lam(checkpoint: str, store_url: str, batch_size: int = 256, name: str = "latent_actions") -> dict:
     """`name` (T-k, n_tokens) int16 per video, k = the LAM's k_min. Another name keeps a second LAM's codes
     (the `latent_labels` arm's) beside the first's."""
-    from vla.checkpoint import checkpoint_hash
+    from vla.core.checkpoint import checkpoint_hash
     from vla.lam.model import LatentActionModel
 
     model = LatentActionModel.from_pretrained(checkpoint)

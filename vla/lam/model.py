@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vla.checkpoint import CheckpointError, check_config_matches, load_checkpoint, save_checkpoint
+from vla.core.checkpoint import CheckpointError, check_config_matches, load_checkpoint, save_checkpoint
 from vla.lam.quantizer import VectorQuantizer
 
 KIND = "lam"

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vla.core.splits import held_out
 from vla.lam.label import pair_labels
 
 
@@ -49,8 +50,7 @@ def probe(model, episodes: list, gap: int, seed: int = 0, eval_fraction: float =
         ep.append(np.full(len(codes[-1]), i))
     codes, y, ep = np.concatenate(codes), np.concatenate(targets), np.concatenate(ep)
     rng = np.random.default_rng(seed)
-    ids = rng.permutation(np.unique(ep))
-    held = ids[: max(1, int(round(len(ids) * eval_fraction)))]
+    held = list(held_out(np.unique(ep), eval_fraction, rng))
     te, tr = np.isin(ep, held), ~np.isin(ep, held)
     x = one_hot(codes, model.cfg.codebook_size)
     shuffled = x[rng.permutation(len(x))]

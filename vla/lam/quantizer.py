@@ -8,7 +8,7 @@ find its way to (measured on the moving-square data: random init encodes only *w
 moved, k-means init of a warmed-up encoder encodes *where to*). Codes that no batch has chosen
 for `restart_after` updates are re-seeded from random encoder outputs of the current batch,
 so the codebook stays alive (the usual failure of small VQ models is collapse onto 1-2 codes).
-The training loop passes the generator for those draws (vla.seeding.step_generator), so a restart
+The training loop passes the generator for those draws (vla.core.seeding.step_generator), so a restart
 is fixed by (seed, step) like everything else a run draws.
 """
 

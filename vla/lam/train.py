@@ -19,16 +19,17 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from vla.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.seeding import StepBatchSampler, deterministic_torch, step_generator
+from vla.core.splits import held_out
+from vla.data.lerobot_io import first_per_task
 from vla.data.pairs import PairDataset
 from vla.lam.model import KIND, LAMConfig, LatentActionModel, load_weights
-from vla.data.lerobot_io import first_per_task
 from vla.lam.probe import action_sums, probe, recon_ratio
-from vla.seeding import StepBatchSampler, deterministic_torch, step_generator
 
 log = logging.getLogger(__name__)
 
-# vla.seeding.step_generator streams of this loop (the batches have their own: StepBatchSampler).
+# vla.core.seeding.step_generator streams of this loop (the batches have their own: StepBatchSampler).
 RESTART_STREAM, KMEANS_STREAM, LABELLED_STREAM = 1, 2, 3
 
 
@@ -60,9 +61,7 @@ class LAMTrainConfig:
 
 
 def split_videos(vids: list[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    rng = np.random.default_rng(seed)
-    n_eval = max(1, int(round(len(vids) * eval_fraction))) if len(vids) > 1 else 0
-    held = set(rng.permutation(vids)[:n_eval].tolist())
+    held = held_out(vids, eval_fraction, np.random.default_rng(seed))
     return [v for v in vids if v not in held], [v for v in vids if v in held] or vids
 
 

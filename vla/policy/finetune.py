@@ -17,11 +17,11 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
+from vla.core.training import TrainConfig, plot_history, train_loop
 from vla.data.lerobot_io import open_metadata, select_episodes
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.policy.processor import compute_stats
-from vla.policy.training import TrainConfig, plot_history, train_loop
 
 log = logging.getLogger(__name__)
 

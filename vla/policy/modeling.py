@@ -1,6 +1,6 @@
 """VLAPolicy: a SmolVLM-family backbone + latent-action, pseudo-action and action-chunk heads.
 
-One checkpoint directory (vla.checkpoint: safetensors + JSON, sha256 manifest, atomic) holds
+One checkpoint directory (vla.core.checkpoint: safetensors + JSON, sha256 manifest, atomic) holds
 everything needed to rebuild the policy offline: PolicyConfig, the backbone's architecture config,
 the tokenizer (as JSON), normalisation stats, and every weight (backbone, LoRA, heads).
 `adapter/` next to it is the LoRA adapter in peft's own format, for use outside this project.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vla.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vla.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vla.policy.backbone import load_backbone, n_image_tokens
 from vla.policy.configuration import PolicyConfig
 from vla.policy.heads import ActionChunkHead, LatentActionHead, PseudoActionHead, make_pool

@@ -17,10 +17,11 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
+from vla.core.splits import held_out
+from vla.core.training import TrainConfig, plot_history, train_loop
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.policy.processor import compute_stats
-from vla.policy.training import TrainConfig, plot_history, train_loop
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,7 @@ def load_labelled_frames(store_url: str | Path, target: str, max_videos: int | N
 
 
 def split_by_video(video_index: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    vids = np.unique(video_index)
-    rng = np.random.default_rng(seed)
-    n_eval = max(1, int(round(len(vids) * eval_fraction))) if len(vids) > 1 else 0
-    held = set(rng.permutation(vids)[:n_eval].tolist())
+    held = held_out(np.unique(video_index), eval_fraction, np.random.default_rng(seed))
     is_eval = np.isin(video_index, list(held))
     return np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
 

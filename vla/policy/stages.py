@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from vla.core.config import to_dataclass
+from vla.core.training import TrainConfig
 from vla.policy.backbone import resolve_backbone
 from vla.policy.configuration import PolicyConfig
-from vla.policy.training import TrainConfig
 
 
 def policy_config(cfg: DictConfig) -> PolicyConfig:
-    return PolicyConfig.from_dict(OmegaConf.to_container(cfg.policy, resolve=True))
+    return to_dataclass(PolicyConfig, cfg.policy)
 
 
 def train_config(section: DictConfig, seed: int) -> TrainConfig:
-    return TrainConfig(**{"seed": seed, **OmegaConf.to_container(section, resolve=True)})
+    return to_dataclass(TrainConfig, section, seed=seed)
 
 
 def run_pretrain(cfg: DictConfig) -> dict:

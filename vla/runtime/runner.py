@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from vla.core.device import resolve_device
 from vla.runtime.action_queue import ActionQueue, TemporalEnsembler
 
 log = logging.getLogger(__name__)
@@ -35,12 +36,6 @@ class ChunkPolicy(Protocol):
     def select_action(self, obs: dict) -> np.ndarray: ...
 
     def reset(self) -> None: ...
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class PolicyRunner:

@@ -178,3 +178,17 @@ def setup_logging(level: int = logging.INFO) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def to_dataclass(cls, section: DictConfig, exclude: tuple[str, ...] = (), **extra):
+    """The one way a config section becomes the dataclass a stage takes: `cls(**section, **extra)`, the
+    section resolved, the keys in `exclude` (the section's own, e.g. a path the dataclass does not hold)
+    left out. A key that `cls` does not take is refused by name, so a typo in a yaml is never ignored."""
+    from dataclasses import fields
+
+    values = {k: v for k, v in OmegaConf.to_container(section, resolve=True).items() if k not in exclude}
+    values.update(extra)
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{cls.__name__} takes no {', '.join(unknown)} (a key in the config it is made from)")
+    return cls(**values)

@@ -1,6 +1,6 @@
 import pytest
 
-from vla.policy.training import TrainConfig, lr_at
+from vla.core.training import TrainConfig, lr_at
 
 
 def test_cosine_schedule_warms_up_then_decays_to_a_tenth():

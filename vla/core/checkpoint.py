@@ -124,7 +124,7 @@ def _verify(directory: Path) -> None:
         raise CheckpointError(f"checkpoint directory not found: {directory}")
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
-        raise CheckpointError(f"{manifest_path} is missing: not a checkpoint written by vla.checkpoint")
+        raise CheckpointError(f"{manifest_path} is missing: not a checkpoint written by vla.core.checkpoint")
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]

@@ -1,6 +1,6 @@
 """The training loop shared by stage 2 (pretrain) and stage 3 (finetune), visible in one function.
 
-Batches are drawn by index from a generator seeded with (seed, step, rank) (vla.seeding), so a resumed
+Batches are drawn by index from a generator seeded with (seed, step, rank) (vla.core.seeding), so a resumed
 run sees exactly the batches the killed run would have seen; with the optimiser state restored from
 the checkpoint, resuming reproduces the uninterrupted run. Runs unchanged under `accelerate launch`.
 The caller seeds torch's global generator before it builds the policy (parameter init draws from it).
@@ -18,8 +18,9 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from vla.checkpoint import CheckpointManager, load_checkpoint
-from vla.seeding import batch_indices, deterministic_torch
+from vla.core.checkpoint import CheckpointManager, load_checkpoint
+from vla.core.device import resolve_device
+from vla.core.seeding import batch_indices, deterministic_torch
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,6 @@ class TrainConfig:
             raise ValueError(f"train.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def lr_at(step: int, cfg: TrainConfig) -> float:
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
     if cfg.lr_schedule == "constant":
@@ -71,7 +66,7 @@ def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int
     from accelerate import Accelerator
 
     threads = deterministic_torch(cfg.threads)
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     accelerator = Accelerator(cpu=device.type == "cpu")
     manager = CheckpointManager(run_dir, keep=cfg.keep_checkpoints)
     params = [p for p in policy.parameters() if p.requires_grad]

@@ -1,10 +1,10 @@
-"""vla.seeding: every draw is fixed by (seed, step, stream) and by nothing that ran before."""
+"""vla.core.seeding: every draw is fixed by (seed, step, stream) and by nothing that ran before."""
 
 from itertools import islice
 
 import torch
 
-from vla.seeding import StepBatchSampler, batch_indices, step_generator
+from vla.core.seeding import StepBatchSampler, batch_indices, step_generator
 
 
 def test_a_sampler_started_at_a_step_gives_that_steps_batches():

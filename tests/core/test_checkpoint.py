@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from vla.checkpoint import (
+from vla.core.checkpoint import (
     CheckpointError,
     CheckpointManager,
     check_config_matches,

@@ -17,7 +17,7 @@ from typing import Callable
 HELP_FLAGS = ("-h", "--help")
 # Errors a user causes and can fix from the message alone. Named by module so that checking one imports
 # nothing: an error of a class whose module was never imported cannot have been raised.
-EXPECTED_ERRORS = [("vla.checkpoint", "CheckpointError"), ("vla.data.store", "StoreError"),
+EXPECTED_ERRORS = [("vla.core.checkpoint", "CheckpointError"), ("vla.data.store", "StoreError"),
                    ("vla.data.ingest", "IngestError"), ("vla.data.workers", "WorkerDied"),
                    ("rclpy.exceptions", "InvalidParameterValueException"),
                    ("rclpy.exceptions", "InvalidParameterTypeException")]
@@ -85,7 +85,7 @@ def one_line(e: BaseException) -> str:
 
 def split_subcommand(command: Command, argv: list[str]) -> tuple[str, list[str]]:
     """(subcommand, the rest), or UsageError naming the subcommands there are."""
-    from vla.cli.config import UsageError
+    from vla.core.config import UsageError
 
     if argv and argv[0] in command.subcommands:
         return argv[0], argv[1:]
@@ -129,7 +129,7 @@ def _section(title: str, rows, max_width: int = 38) -> str:
 
 
 def _group_rows() -> list[tuple[str, str]]:
-    from vla.cli.config import config_groups, group_defaults
+    from vla.core.config import config_groups, group_defaults
 
     defaults = group_defaults()
     optional = "   (optional: a preset over the rest)"
@@ -138,7 +138,7 @@ def _group_rows() -> list[tuple[str, str]]:
 
 
 def _key_rows(keys: dict[str, str | None]) -> list[tuple[str, str]]:
-    from vla.cli.config import documented_keys
+    from vla.core.config import documented_keys
 
     documented = documented_keys()
     rows = []

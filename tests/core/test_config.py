@@ -1,0 +1,46 @@
+"""Config -> dataclass, one way: every preset builds every stage's dataclass; a stray key is refused by name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from vla.core.config import config_groups, load_config, to_dataclass
+from vla.core.splits import held_out
+from vla.core.training import TrainConfig
+from vla.data.ingest import IngestConfig
+from vla.data.sim import SimConfig
+from vla.eval.experiment import eval_config
+from vla.idm.model import IDMConfig
+from vla.idm.train import IDMTrainConfig
+from vla.lam.model import LAMConfig
+from vla.lam.train import LAMTrainConfig
+from vla.policy.stages import policy_config, train_config
+
+
+@pytest.mark.parametrize("preset", [None, *config_groups()["experiment"]])
+def test_every_preset_builds_every_stage_config(preset):
+    cfg = load_config([f"experiment={preset}"] if preset else [])
+    to_dataclass(SimConfig, cfg.data.sim, tasks=tuple(cfg.data.sim.tasks), seed=cfg.seed)
+    to_dataclass(IngestConfig, cfg.data.ingest, exclude=("inputs", "store"))
+    to_dataclass(LAMConfig, cfg.lam.model), to_dataclass(LAMTrainConfig, cfg.lam.train)
+    to_dataclass(IDMConfig, cfg.idm.model), to_dataclass(IDMTrainConfig, cfg.idm.train)
+    assert train_config(cfg.finetune.train, cfg.seed).seed == cfg.seed
+    assert policy_config(cfg).image_size == cfg.policy.image_size
+    assert eval_config(cfg).tasks == list(cfg.eval.tasks)
+
+
+def test_a_key_the_dataclass_does_not_take_is_named():
+    section = OmegaConf.create({"steps": 10, "stepz": 3})
+    with pytest.raises(ValueError, match="TrainConfig takes no stepz"):
+        to_dataclass(TrainConfig, section)
+
+
+def test_held_out_is_a_seeded_fraction_and_keeps_a_lone_id_for_training():
+    ids = [f"v{i}" for i in range(10)]
+    a, b = held_out(ids, 0.2, np.random.default_rng(0)), held_out(ids, 0.2, np.random.default_rng(0))
+    assert a == b and len(a) == 2 and a <= set(ids)
+    assert held_out(ids, 0.2, np.random.default_rng(1)) != a or len(ids) < 3
+    assert len(held_out(ids, 0.01, np.random.default_rng(0))) == 1   # at least one held out
+    assert held_out(["only"], 0.5, np.random.default_rng(0)) == set()
