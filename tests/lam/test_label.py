@@ -70,7 +70,7 @@ def test_labelling_an_empty_or_missing_store_names_it(trained_lam, tmp_path):
 
 
 def test_pretraining_on_an_unlabelled_store_says_what_to_run(tmp_path):
-    from vla.policy.pretrain import load_labelled_frames
+    from vla.data.labelled_frames import load_labelled_frames
 
     url = lam_support.copy_store(tmp_path / "frames.zarr")
     with pytest.raises(FileNotFoundError, match="frames.zarr.*vla-lam label"):

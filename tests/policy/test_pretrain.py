@@ -1,7 +1,8 @@
 import numpy as np
 
 from vla.policy.modeling import VLAPolicy
-from vla.policy.pretrain import load_labelled_frames, majority_accuracy, pretrain
+from vla.data.labelled_frames import load_labelled_frames
+from vla.policy.pretrain import majority_accuracy, pretrain
 from policy_support import tiny_policy_cfg, tiny_train_cfg
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from vla.policy.finetune import load_chunks
+from vla.data.lerobot_io import load_chunks
 from vla.policy.modeling import VLAPolicy
 from vla.runtime import ActionQueue, ChunkPolicy, PolicyRunner, TemporalEnsembler
 

@@ -216,3 +216,11 @@ class CheckpointManager:
             except CheckpointError as e:
                 log.warning("skipping unusable checkpoint: %s", e)
         return None
+
+
+def load_weights(model: torch.nn.Module, weights: dict, directory: Path) -> None:
+    """load_state_dict, but a shape/key mismatch names the checkpoint file."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{directory / 'model.safetensors'} does not match the model: {e}") from e

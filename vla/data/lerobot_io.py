@@ -1,4 +1,5 @@
-"""LeRobot v3 teleop datasets: write episodes, choose episodes per task, and read a small dataset whole into memory.
+"""LeRobot v3 teleop datasets: write episodes, choose episodes per task, read a small dataset whole into memory
+(episodes for the LAM probe and the IDM, action chunks for finetuning).
 
 Feature names follow LeRobot's MetaWorld convention (`observation.image`,
 `observation.state` = hand xyz + gripper, `action` = xyz delta + gripper), so our
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +153,37 @@ def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key
         task = ds[int(rows[0])]["task"]
         out.append(Episode(int(ep), task, images, states[rows], actions[rows], bool(success[rows].any())))
     return out
+
+
+@dataclass
+class ChunkData:
+    images: np.ndarray  # (N, H, W, 3) uint8
+    states: np.ndarray  # (N, state_dim)
+    actions: np.ndarray  # (N, chunk, action_dim)
+    is_pad: np.ndarray  # (N, chunk) bool
+    instructions: list[str]
+    episodes: list[int]
+
+
+def load_chunks(root: str | Path, chunk_size: int, demos_per_task: int | None = None,
+                repo_id: str = "local/teleop") -> ChunkData:
+    """Decode the first `demos_per_task` episodes of every task (all when None) once into memory, with
+    action chunks from delta_timestamps."""
+    import torch
+    from lerobot.datasets import LeRobotDataset
+
+    meta = open_metadata(root, repo_id)
+    episodes = select_episodes(meta, demos_per_task)
+    ds = LeRobotDataset(repo_id, root=Path(root), episodes=episodes,
+                        delta_timestamps={"action": [i / meta.fps for i in range(chunk_size)]})
+    images, states, actions, pads, instr = [], [], [], [], []
+    for i in tqdm(range(len(ds)), desc=f"decoding {len(episodes)} episodes"):
+        item = ds[i]
+        img = item["observation.image"]
+        images.append((img.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy())
+        states.append(item["observation.state"].numpy())
+        actions.append(item["action"].numpy())
+        pads.append(item["action_is_pad"].numpy())
+        instr.append(item["task"])
+    return ChunkData(np.stack(images), np.stack(states).astype(np.float32), np.stack(actions).astype(np.float32),
+                     np.stack(pads).astype(bool), instr, episodes)

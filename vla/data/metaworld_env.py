@@ -32,7 +32,7 @@ FREE_CAMERAS = {
 
 
 @lru_cache(maxsize=1)
-def _lerobot_metaworld_config() -> dict:
+def lerobot_metaworld_config() -> dict:
     # LeRobot ships the task instructions and expert mapping; reusing them keeps our data hub-compatible.
     # The file is read by path: importing lerobot.envs pulls in transformers and torch._dynamo (~20 s on
     # 2 busy cores) in every sim worker, for one JSON file.
@@ -42,9 +42,14 @@ def _lerobot_metaworld_config() -> dict:
     return json.loads((Path(spec.submodule_search_locations[0]) / "envs" / "metaworld_config.json").read_text())
 
 
+def task_instructions() -> list[str]:
+    """Every MetaWorld task's instruction: the vocabulary a tokenizer built offline must cover."""
+    return list(lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values())
+
+
 def check_task(task: str) -> None:
     """Raise, naming the known tasks, unless `task` has an instruction and a scripted expert."""
-    config = _lerobot_metaworld_config()
+    config = lerobot_metaworld_config()
     known = sorted(set(config["TASK_DESCRIPTIONS"]) & set(config["TASK_POLICY_MAPPING"]))
     if task not in known:
         raise ValueError(f"unknown MetaWorld task {task!r}; known: {known}")
@@ -52,13 +57,13 @@ def check_task(task: str) -> None:
 
 def task_instruction(task: str) -> str:
     check_task(task)
-    return _lerobot_metaworld_config()["TASK_DESCRIPTIONS"][task]
+    return lerobot_metaworld_config()["TASK_DESCRIPTIONS"][task]
 
 
 def make_expert(task: str):
     import metaworld.policies as policies
 
-    name = _lerobot_metaworld_config()["TASK_POLICY_MAPPING"][task]
+    name = lerobot_metaworld_config()["TASK_POLICY_MAPPING"][task]
     return getattr(policies, name)()
 
 

@@ -15,14 +15,17 @@ import numpy as np
 PIX_FMT = "yuv444p"
 
 
-def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18) -> None:
-    """Encode T×H×W×3 uint8 frames as H.264; written to a temp name and renamed, so a kill leaves no half file."""
+def write_mp4(path: str | Path, frames: np.ndarray, fps: int, crf: int = 18, pix_fmt: str = PIX_FMT) -> None:
+    """Encode T×H×W×3 uint8 frames as H.264; written to a temp name and renamed, so a kill leaves no half file.
+    pix_fmt="yuv420p" (what browsers play) pads odd sides to even, as 4:2:0 needs."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
+    if pix_fmt == "yuv420p":
+        frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)))
     with av.open(str(tmp), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(fps))
         stream.height, stream.width = frames.shape[1], frames.shape[2]
-        stream.pix_fmt = PIX_FMT
+        stream.pix_fmt = pix_fmt
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):

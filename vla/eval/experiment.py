@@ -158,7 +158,7 @@ def finetune_and_evaluate(job: dict) -> str:
 def run_sweep(cfg: DictConfig, jobs: list[dict]) -> None:
     """Every job not done yet: in this process (one decode of the demos per sweep point), or
     comparison.workers at a time in worker processes with one torch thread each (2 cores: ~1.5x)."""
-    from vla.policy.finetune import load_chunks
+    from vla.data.lerobot_io import load_chunks
 
     workers = int(cfg.comparison.get("workers") or 1)
     if workers <= 1:
@@ -266,7 +266,7 @@ def study_summary(rows: list[dict], baseline: str = "none", target: float = 0.5)
 
 
 def results_markdown(results: dict) -> str:
-    lines = [f"# Pretraining comparison\n",
+    lines = ["# Pretraining comparison\n",
              f"Tasks: {', '.join(results['tasks'])}; {results['n_episodes_per_task']} evaluation episodes per task "
              f"(seeds from {results['seed_start']}); finetuning {results['finetune_steps']} steps per run, "
              f"pretraining {results['pretrain_steps']} steps.\n",

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from vla.data.video import write_mp4
+
 log = logging.getLogger(__name__)
 
 
@@ -40,21 +42,6 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def write_mp4(frames: list[np.ndarray], path: Path, fps: int) -> None:
-    import av
-
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w + w % 2, h + h % 2, "yuv420p"
-        for f in frames:
-            f = np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 def rollout(policy, env, seed: int, record: bool) -> dict:
@@ -88,7 +75,9 @@ def evaluate_policy(policy, cfg: EvalConfig, out_dir: str | Path, label: str = "
             for i in tqdm(range(cfg.n_episodes), desc=f"eval {task}"):
                 ep = rollout(policy, env, cfg.seed_start + i, record=i < cfg.n_videos)
                 if ep["frames"]:
-                    write_mp4(ep["frames"], out_dir / "videos" / f"{task}_seed{ep['seed']}.mp4", cfg.video_fps)
+                    # 4:2:0, which browsers play (the training corpus keeps 4:4:4 colour, vla.data.video)
+                    write_mp4(out_dir / "videos" / f"{task}_seed{ep['seed']}.mp4", np.stack(ep["frames"]),
+                              cfg.video_fps, pix_fmt="yuv420p")
                 episodes.append({k: v for k, v in ep.items() if k != "frames"})
         k = sum(e["success"] for e in episodes)
         lo, hi = wilson_interval(k, len(episodes))

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from vla.core.checkpoint import check_config_matches, load_checkpoint, save_checkpoint
-from vla.lam.model import conv_stack, load_weights, to_unit
+from vla.core.checkpoint import load_weights
+from vla.core.nn import conv_stack, to_unit
 
 KIND = "idm"
 

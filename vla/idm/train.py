@@ -15,12 +15,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
 from vla.core.seeding import deterministic_torch
 from vla.core.splits import held_out
 from vla.idm.model import KIND, IDMConfig, InverseDynamicsModel
-from vla.lam.label import label_store
-from vla.lam.model import load_weights
+from vla.data.labelling import label_store
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vla.core.checkpoint import CheckpointError, check_config_matches, load_checkpoint, save_checkpoint
+from vla.core.checkpoint import check_config_matches, load_checkpoint, load_weights, save_checkpoint
+from vla.core.nn import conv_stack, to_unit
 from vla.lam.quantizer import VectorQuantizer
 
 KIND = "lam"
@@ -63,21 +64,6 @@ class LAMConfig:
     def from_dict(cls, d: dict) -> "LAMConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-def to_unit(x: torch.Tensor) -> torch.Tensor:
-    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-
-
-def conv_stack(c_in: int, width: int) -> tuple[nn.Sequential, int]:
-    """Three stride-2 convs: H -> H/8. Returns (net, out channels)."""
-    w1, w2, w3 = width, min(2 * width, 128), min(4 * width, 256)
-    net = nn.Sequential(
-        nn.Conv2d(c_in, w1, 4, 2, 1), nn.GELU(),
-        nn.Conv2d(w1, w2, 4, 2, 1), nn.GELU(),
-        nn.Conv2d(w2, w3, 4, 2, 1), nn.GELU(),
-    )
-    return net, w3
 
 
 class FrozenFeatures(nn.Module):
@@ -223,9 +209,3 @@ class LatentActionModel(nn.Module):
         return model.eval()
 
 
-def load_weights(model: nn.Module, weights: dict, directory: Path) -> None:
-    """load_state_dict, but a shape/key mismatch names the checkpoint file."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"{directory / 'model.safetensors'} does not match the model: {e}") from e

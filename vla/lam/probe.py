@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from vla.core.splits import held_out
-from vla.lam.label import pair_labels
+from vla.data.labelling import pair_labels
 
 
 def ridge_r2(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray, alpha: float = 1e-1) -> float:

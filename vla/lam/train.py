@@ -19,12 +19,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint
+from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
 from vla.core.seeding import StepBatchSampler, deterministic_torch, step_generator
 from vla.core.splits import held_out
 from vla.data.lerobot_io import first_per_task
 from vla.data.pairs import PairDataset
-from vla.lam.model import KIND, LAMConfig, LatentActionModel, load_weights
+from vla.lam.model import KIND, LAMConfig, LatentActionModel
 from vla.lam.probe import action_sums, probe, recon_ratio
 
 log = logging.getLogger(__name__)

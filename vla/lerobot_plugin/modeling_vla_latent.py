@@ -64,9 +64,9 @@ def _tiny_network(pcfg: PolicyConfig, tasks: list[str]) -> VLAPolicy:
     transformers only writes `save_pretrained` files on rank 0 of an initialised process group, so under
     DDP rank 0 builds the backbone and every rank loads rank 0's copy (DDP then syncs the weights anyway).
     """
-    from vla.data.metaworld_env import _lerobot_metaworld_config
+    from vla.data.metaworld_env import task_instructions
 
-    texts = list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()) + tasks
+    texts = task_instructions() + tasks
     dist = torch.distributed
     multi = dist.is_available() and dist.is_initialized()
     with tempfile.TemporaryDirectory(prefix="vla_tiny_backbone_") as tmp:

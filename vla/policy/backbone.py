@@ -112,13 +112,13 @@ def resolve_backbone(name: str, tiny_dir: str | Path) -> str:
         import shutil
         import tempfile
 
-        from vla.data.metaworld_env import _lerobot_metaworld_config
+        from vla.data.metaworld_env import task_instructions
 
         # Built aside and renamed into place: under `accelerate launch` every rank gets here at once, and a
         # rank must never load a half-written directory. The first rename wins; the others drop their copy.
         tiny_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{tiny_dir.name}.tmp-", dir=tiny_dir.parent))
-        build_tiny_backbone(tmp, texts=list(_lerobot_metaworld_config()["TASK_DESCRIPTIONS"].values()))
+        build_tiny_backbone(tmp, texts=task_instructions())
         try:
             os.rename(tmp, tiny_dir)
         except OSError:

@@ -9,54 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import PartialState
-from tqdm.auto import tqdm
 
 from vla.core.training import TrainConfig, plot_history, train_loop
-from vla.data.lerobot_io import open_metadata, select_episodes
+from vla.data.lerobot_io import ChunkData, load_chunks
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.policy.processor import compute_stats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ChunkData:
-    images: np.ndarray  # (N, H, W, 3) uint8
-    states: np.ndarray  # (N, state_dim)
-    actions: np.ndarray  # (N, chunk, action_dim)
-    is_pad: np.ndarray  # (N, chunk) bool
-    instructions: list[str]
-    episodes: list[int]
-
-
-def load_chunks(root: str | Path, chunk_size: int, demos_per_task: int | None = None,
-                repo_id: str = "local/teleop") -> ChunkData:
-    """Decode the first `demos_per_task` episodes of every task (all when None) once into memory, with
-    action chunks from delta_timestamps."""
-    from lerobot.datasets import LeRobotDataset
-
-    meta = open_metadata(root, repo_id)
-    episodes = select_episodes(meta, demos_per_task)
-    ds = LeRobotDataset(repo_id, root=Path(root), episodes=episodes,
-                        delta_timestamps={"action": [i / meta.fps for i in range(chunk_size)]})
-    images, states, actions, pads, instr = [], [], [], [], []
-    for i in tqdm(range(len(ds)), desc=f"decoding {len(episodes)} episodes"):
-        item = ds[i]
-        img = item["observation.image"]
-        images.append((img.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy())
-        states.append(item["observation.state"].numpy())
-        actions.append(item["action"].numpy())
-        pads.append(item["action_is_pad"].numpy())
-        instr.append(item["task"])
-    return ChunkData(np.stack(images), np.stack(states).astype(np.float32), np.stack(actions).astype(np.float32),
-                     np.stack(pads).astype(bool), instr, episodes)
 
 
 def make_batch(data: ChunkData, rows: np.ndarray) -> dict:

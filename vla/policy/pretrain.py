@@ -9,57 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from accelerate import PartialState
-from tqdm.auto import tqdm
 
 from vla.core.splits import held_out
 from vla.core.training import TrainConfig, plot_history, train_loop
+from vla.data.labelled_frames import TARGET_ARRAY, LabelledFrames, load_labelled_frames
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.policy.processor import compute_stats
 
 log = logging.getLogger(__name__)
-
-TARGET_ARRAY = {"latent": "latent_actions", "idm": "idm_actions"}
-
-
-@dataclass
-class LabelledFrames:
-    """Every labelled frame of the store in memory: images (N,H,W,3) uint8, labels (N,...), instructions."""
-    images: np.ndarray
-    labels: np.ndarray
-    instructions: list[str]
-    video_index: np.ndarray  # which video each frame came from (for the held-out split)
-    label_attrs: dict
-
-
-def load_labelled_frames(store_url: str | Path, target: str, max_videos: int | None = None,
-                         array: str | None = None) -> LabelledFrames:
-    """Frames with the labels of `array` (None: the target's usual array, TARGET_ARRAY)."""
-    from vla.data.store import FrameStore
-
-    name = array or TARGET_ARRAY[target]
-    store = FrameStore(store_url)
-    vids = [v for v in store.video_ids() if store.has_array(v, name)]
-    if not vids:
-        cmd = "vla-lam label" if target == "latent" else "vla-idm label"
-        raise FileNotFoundError(f"no video in {store_url} has {name!r}: run `{cmd}` first")
-    vids = vids[:max_videos] if max_videos else vids
-    images, labels, instr, vidx, attrs = [], [], [], [], {}
-    for i, vid in enumerate(tqdm(vids, desc=f"loading {name}")):
-        lab = store.read_array(vid, name)
-        frames = np.asarray(store.frames(vid)[: len(lab)])  # label t describes the change from frame t onward
-        images.append(frames), labels.append(lab)
-        instr += [store.attrs(vid)["instruction"]] * len(lab)
-        vidx.append(np.full(len(lab), i))
-        attrs = attrs or store.array_attrs(vid, name)
-    return LabelledFrames(np.concatenate(images), np.concatenate(labels), instr, np.concatenate(vidx), attrs)
-
 
 def split_by_video(video_index: np.ndarray, eval_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     held = held_out(np.unique(video_index), eval_fraction, np.random.default_rng(seed))
