@@ -33,7 +33,7 @@ SHARED = ("lam_latent_labels", "pretrain_latent", "pretrain_latent_labels")  # w
 def seed_from_study(study_out: Path, out: Path, fingerprint: str) -> None:
     """Copy the study's LAM and stage-2 checkpoints and stamp them with this config's fingerprint, so that
     vla-experiment reuses them instead of training them again (they do not depend on the flag)."""
-    from vla.eval.experiment import STAMP
+    from vla.pipeline.experiment import STAMP
 
     for name in SHARED:
         src, dst = study_out / name, out / name
@@ -47,7 +47,7 @@ def seed_from_study(study_out: Path, out: Path, fingerprint: str) -> None:
 def compare(study_rows: list[dict], reads_rows: list[dict], arms: tuple[str, ...]) -> dict:
     """Per arm and demo count: success without and with the path, and the paired difference (with - without);
     and each with-arm against `none` (the study's goal)."""
-    from vla.eval.experiment import study_summary
+    from vla.pipeline.experiment import study_summary
 
     out = {}
     for arm in arms:
@@ -98,7 +98,7 @@ def main() -> int:
         print("latent_path: no quick mode (it reuses the study's checkpoints); skipped")
         return 0
     from vla.core.config import load_config
-    from vla.eval.experiment import arm_fingerprint
+    from vla.pipeline.experiment import arm_fingerprint
 
     study_out = Path(load_config(["experiment=study"]).comparison.out)
     out = study_out.parent / "experiment_reads_head"
@@ -107,8 +107,9 @@ def main() -> int:
     t0 = time.perf_counter()
     if not args.collect:
         seed_from_study(study_out, out, arm_fingerprint(load_config(overrides)))
-        script = Path(sys.executable).with_name("vla-experiment")
-        rc = subprocess.call([str(script) if script.exists() else "vla-experiment", *overrides])
+        from vla.core.command import console_script
+
+        rc = subprocess.call([console_script("vla-experiment"), *overrides])
         if rc != 0:
             print(f"latent_path: vla-experiment failed (exit {rc}); re-run to resume", file=sys.stderr)
             return rc

@@ -45,9 +45,9 @@ def run_one(job: tuple) -> list[dict]:
 
     torch.set_num_threads(1)
     from vla.core.config import load_config
-    from vla.eval.experiment import eval_config
+    from vla.pipeline.experiment import eval_config
     from vla.eval.sim_eval import evaluate_checkpoint
-    from vla.policy.stages import run_finetune
+    from vla.pipeline.stages import run_finetune
 
     cfg = load_config(overrides + [f"seed={seed}", f"paths.teleop={teleop}"])
     done = Path(run_dir) / "rows.json"

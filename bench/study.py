@@ -60,8 +60,9 @@ def main() -> int:
     out = Path(cfg.comparison.out)
     t0 = time.perf_counter()
     if not args.collect:
-        script = Path(sys.executable).with_name("vla-experiment")
-        rc = subprocess.call([str(script) if script.exists() else "vla-experiment", *overrides])
+        from vla.core.command import console_script
+
+        rc = subprocess.call([console_script("vla-experiment"), *overrides])
         if rc != 0:
             print(f"study: vla-experiment failed (exit {rc}); re-run to resume", file=sys.stderr)
             return rc

@@ -1,7 +1,7 @@
 """Driver for `accelerate launch` in the distributed tests: stage 2 then stage 3, as vla-pretrain/vla-finetune run them.
 
 It composes the Hydra config from `key=value` overrides and calls the same entry points as the console
-scripts (vla.policy.stages). Every rank then writes a digest of its trained weights, so the test can
+scripts (vla.pipeline.stages). Every rank then writes a digest of its trained weights, so the test can
 check that the data-parallel replicas stayed identical (each rank draws different batches; only DDP's
 gradient all-reduce keeps them equal).
 """
@@ -17,7 +17,7 @@ from accelerate import PartialState
 import vla.policy.finetune
 import vla.policy.pretrain
 from vla.core.config import load_config, setup_logging
-from vla.policy.stages import run_finetune, run_pretrain
+from vla.pipeline.stages import run_finetune, run_pretrain
 
 
 def weights_digest(module: torch.nn.Module) -> str:

@@ -110,7 +110,7 @@ def test_finetune_resume_reproduces_the_uninterrupted_run(tmp_path, latent_pretr
 
 def test_the_no_pretraining_arm_trains_every_weight_unless_told_lora(tmp_path, backbone_dir, teleop_root):
     from vla.core.config import load_config
-    from vla.policy.stages import run_finetune
+    from vla.pipeline.stages import run_finetune
 
     trainable = {}
     for scratch in ("full", "lora"):
@@ -127,7 +127,7 @@ def test_the_no_pretraining_arm_trains_every_weight_unless_told_lora(tmp_path, b
 
 def test_a_bad_scratch_recipe_is_refused_by_name(tmp_path):
     from vla.core.config import load_config
-    from vla.policy.stages import run_finetune
+    from vla.pipeline.stages import run_finetune
 
     with pytest.raises(ValueError, match="finetune.scratch must be 'full' or 'lora', got 'half'"):
         run_finetune(load_config([f"paths.root={tmp_path}", "finetune.scratch=half"]), init="none")

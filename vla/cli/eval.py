@@ -24,7 +24,7 @@ def run(argv: list[str]) -> None:
     setup_logging()
     cfg = cli_config(argv)
     save_config(cfg, cfg.eval.out)
-    from vla.eval.experiment import eval_config
+    from vla.pipeline.experiment import eval_config
     from vla.eval.sim_eval import evaluate_checkpoint
 
     info = evaluate_checkpoint(cfg.eval.checkpoint, eval_config(cfg), cfg.eval.out)

@@ -1,9 +1,6 @@
 """`vla-experiment [comparison.demos=[5,10,null]] [comparison.arms=[none,latent,idm]] ...`: the comparison
 (comparison.demos counts demos per task)."""
 
-import subprocess
-from pathlib import Path
-
 from vla.core.command import Command, run_main
 from vla.core.config import cli_config, save_config, setup_logging
 
@@ -28,42 +25,13 @@ COMMAND = Command(
 )
 
 
-def missing_inputs(cfg) -> list[list[str]]:
-    """The upstream commands whose outputs the comparison needs and does not find, in pipeline order: a
-    fresh `vla-experiment experiment=study` makes its own data and models; a second run reuses them."""
-    p, arms = cfg.paths, set(cfg.comparison.arms)
-    commands = []
-    if not (Path(p.teleop) / "meta" / "info.json").is_file():
-        commands.append(["vla-data", "sim"])
-    commands.append(["vla-data", "ingest"])  # skips the videos already in the store: a killed ingest completes
-    if arms & {"latent"} and not (Path(p.lam) / "model" / "manifest.json").is_file():
-        commands.append(["vla-lam", "train"])
-    if arms & {"latent"}:
-        commands.append(["vla-lam", "label"])  # skips the videos labelled by the same checkpoint
-    if "idm" in arms and not (Path(p.idm) / "model" / "manifest.json").is_file():
-        commands.append(["vla-idm", "train"])
-    if "idm" in arms:
-        commands.append(["vla-idm", "label"])
-    return commands
-
-
-def make_inputs(cfg, overrides: list[str]) -> None:
-    from vla.cli.demo import _script
-
-    for command in missing_inputs(cfg):
-        # resume=true: a run killed part-way continues from its checkpoints
-        argv = [_script(command[0]), *command[1:], *overrides, "resume=true"]
-        print(f"vla-experiment: $ {' '.join(argv[1:])}", flush=True)
-        if subprocess.call(argv) != 0:
-            raise SystemExit(f"vla-experiment: `{' '.join(command)}` failed; fix it and re-run (done work is kept)")
-
-
 def run(overrides: list[str]) -> None:
     setup_logging()
     cfg = cli_config(overrides)
+    from vla.pipeline.experiment import make_inputs, results_markdown, run_experiment
+
     make_inputs(cfg, [o for o in overrides if not o.startswith("resume=")])
     save_config(cfg, cfg.comparison.out)
-    from vla.eval.experiment import results_markdown, run_experiment
 
     results = run_experiment(cfg)
     print(results_markdown(results))

@@ -26,7 +26,7 @@ def run(argv: list[str]) -> None:
     setup_logging()
     cfg = cli_config(argv)
     save_config(cfg, cfg.paths.finetune)
-    from vla.policy.stages import run_finetune
+    from vla.pipeline.stages import run_finetune
 
     m = run_finetune(cfg)
     print(f"vla-finetune: {cfg.paths.finetune}/model  init={m['init']}  episodes={len(m['episodes'])}  "

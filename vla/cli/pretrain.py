@@ -27,7 +27,7 @@ def run(argv: list[str]) -> None:
     setup_logging()
     cfg = cli_config(argv)
     save_config(cfg, cfg.paths.pretrain)
-    from vla.policy.stages import run_pretrain
+    from vla.pipeline.stages import run_pretrain
 
     metrics = run_pretrain(cfg)
     last = metrics["evals"][-1] if metrics["evals"] else {}

@@ -83,6 +83,14 @@ def one_line(e: BaseException) -> str:
     return "; ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
 
 
+def console_script(name: str) -> str:
+    """The console script installed next to this interpreter (works inside and outside the venv)."""
+    import shutil
+
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
 def split_subcommand(command: Command, argv: list[str]) -> tuple[str, list[str]]:
     """(subcommand, the rest), or UsageError naming the subcommands there are."""
     from vla.core.config import UsageError

@@ -60,7 +60,7 @@ def test_rerun_reuses_every_finished_stage(demo_run):
 def test_a_stage_done_under_another_config_runs_again(tmp_path):
     from omegaconf import OmegaConf
 
-    from vla.cli.demo import Stage, run_stage
+    from vla.pipeline.demo import Stage, run_stage
 
     stage = Stage("touch", [["touch", str(tmp_path / "ran")]], hydra=False)
     cfg = OmegaConf.create({"lam": {"train": {"steps": 10}}})
@@ -74,7 +74,7 @@ def test_a_stage_done_under_another_config_runs_again(tmp_path):
 def test_a_killed_stage_resumes_and_a_changed_one_starts_over(tmp_path):
     from omegaconf import OmegaConf
 
-    from vla.cli.demo import Stage, run_stage
+    from vla.pipeline.demo import Stage, run_stage
 
     argv = tmp_path / "argv.json"
     stage = Stage("train", [[Path(sys.executable).name, "-c",

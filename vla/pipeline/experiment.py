@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from vla.core.command import console_script
 from vla.core.config import to_dataclass
 from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint
 
@@ -65,6 +67,34 @@ def _stamp(run_dir: Path, fingerprint: str) -> None:
     (run_dir / STAMP).write_text(json.dumps({"config": fingerprint}))
 
 
+def missing_inputs(cfg) -> list[list[str]]:
+    """The upstream commands whose outputs the comparison needs and does not find, in pipeline order: a
+    fresh `vla-experiment experiment=study` makes its own data and models; a second run reuses them."""
+    p, arms = cfg.paths, set(cfg.comparison.arms)
+    commands = []
+    if not (Path(p.teleop) / "meta" / "info.json").is_file():
+        commands.append(["vla-data", "sim"])
+    commands.append(["vla-data", "ingest"])  # skips the videos already in the store: a killed ingest completes
+    if arms & {"latent"} and not (Path(p.lam) / "model" / "manifest.json").is_file():
+        commands.append(["vla-lam", "train"])
+    if arms & {"latent"}:
+        commands.append(["vla-lam", "label"])  # skips the videos labelled by the same checkpoint
+    if "idm" in arms and not (Path(p.idm) / "model" / "manifest.json").is_file():
+        commands.append(["vla-idm", "train"])
+    if "idm" in arms:
+        commands.append(["vla-idm", "label"])
+    return commands
+
+
+def make_inputs(cfg, overrides: list[str]) -> None:
+    for command in missing_inputs(cfg):
+        # resume=true: a run killed part-way continues from its checkpoints
+        argv = [console_script(command[0]), *command[1:], *overrides, "resume=true"]
+        print(f"vla-experiment: $ {' '.join(argv[1:])}", flush=True)
+        if subprocess.call(argv) != 0:
+            raise SystemExit(f"vla-experiment: `{' '.join(command)}` failed; fix it and re-run (done work is kept)")
+
+
 def labelled_lam_demos(cfg: DictConfig) -> int:
     """Labelled demos per task the latent_labels LAM reads: lam.supervised.demos_per_task, else the smallest
     sweep point, so that no point finetunes on fewer labels than the LAM saw (the points nest)."""
@@ -99,7 +129,7 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
 
 
 def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Path:
-    from vla.policy.stages import run_pretrain
+    from vla.pipeline.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
     labels = _labelled_lam(cfg, out, fingerprint) if arm == "latent_labels" else None
@@ -137,7 +167,7 @@ def per_task_count(demos: int | None, n_episodes: int, teleop_root: str | Path) 
 def finetune_and_evaluate(job: dict) -> str:
     """One run of the sweep: finetune an arm on its demos, evaluate it, stamp it done. Runs in the calling
     process (sharing `data`, the decoded demos) or, with comparison.workers > 1, in a worker process."""
-    from vla.policy.stages import run_finetune
+    from vla.pipeline.stages import run_finetune
 
     if job.get("threads"):
         import torch

@@ -1,6 +1,6 @@
 """vla-experiment names its runs and reports its sweep in demos per task."""
 
-from vla.eval.experiment import plot_results, results_markdown, run_dir_name
+from vla.pipeline.experiment import plot_results, results_markdown, run_dir_name
 
 
 def _row(arm, per_task, episodes, rate):
@@ -35,7 +35,7 @@ def _seeded_row(arm, demos, seed, rate, n=20):
 
 
 def test_study_summary_pools_seeds_and_pairs_each_arm_with_none(tmp_path):
-    from vla.eval.experiment import study_summary
+    from vla.pipeline.experiment import study_summary
 
     rows = [_seeded_row("none", d, s, 0.1 * d / 3) for d in (3, 10) for s in (0, 1, 2)]
     rows += [_seeded_row("latent", d, s, 0.2 + 0.1 * d / 3) for d in (3, 10) for s in (0, 1, 2)]

@@ -4,7 +4,7 @@ import json
 
 from omegaconf import OmegaConf
 
-from vla.eval.experiment import _done, _stamp, arm_fingerprint
+from vla.pipeline.experiment import _done, _stamp, arm_fingerprint
 
 
 def test_fingerprint_ignores_the_sweep_but_not_the_training():
