@@ -87,13 +87,14 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Float64MultiArray, String
 
     from robot.convert import numpy_to_image
+    from robot.interfaces import (CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                                  LATCHED_QOS, POLICY_ARM_SERVICE, SENSOR_QOS, SIM_JOINT_NAMES)
     from robot.loop import call_arm
-    from robot.policy_node import COMMAND_QOS, LATCHED_QOS, PolicyNode, make_executor
+    from robot.policy_node import PolicyNode, make_executor
 
     inner = None
     if checkpoint:
@@ -140,9 +141,9 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     node.publish_command = timed_publish
 
     peer = rclpy.create_node("bench_peer", context=ctx)
-    image_pub = peer.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
-    joint_pub = peer.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
-    peer.create_publisher(String, "instruction", LATCHED_QOS).publish(String(data="bench"))
+    image_pub = peer.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS)
+    joint_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
+    peer.create_publisher(String, INSTRUCTION_TOPIC, LATCHED_QOS).publish(String(data="bench"))
     received: dict[int, float] = {}
     arrived = threading.Condition()
 
@@ -152,7 +153,7 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
             with arrived:
                 received.setdefault(k, time.perf_counter())
                 arrived.notify_all()
-    peer.create_subscription(Float64MultiArray, "command", on_command, COMMAND_QOS)
+    peer.create_subscription(Float64MultiArray, COMMAND_TOPIC, on_command, COMMAND_QOS)
     # The node spins in the executor `vla-policy-node` uses, on its own thread; the peer (camera, robot)
     # in its own executor and thread, as a separate process would.
     executor = MultiThreadedExecutor(num_threads=3, context=ctx) if multi_threaded else make_executor(ctx)
@@ -162,11 +163,11 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     spinners = [threading.Thread(target=e.spin, name=f"bench-{n}", daemon=True)
                 for e, n in ((executor, "node"), (peer_executor, "peer"))]
     spinners[0].start()
-    if not call_arm(peer_executor, peer, "/vla_policy/arm", True):
+    if not call_arm(peer_executor, peer, POLICY_ARM_SERVICE, True):
         raise RuntimeError("the policy node refused ~/arm")
     spinners[1].start()
 
-    joints = JointState(name=["hand_x", "hand_y", "hand_z", "gripper"], position=[0.0] * 4)
+    joints = JointState(name=list(SIM_JOINT_NAMES), position=[0.0] * 4)
     rows = []   # per matched image: sent, inference start, inference end, tick publish, receipt; bare
     lost = 0
     from tqdm import tqdm

@@ -1,12 +1,15 @@
-"""sensor_msgs <-> numpy, without importing rclpy: callbacks convert, this module decides.
+"""Messages <-> numpy, without importing rclpy: sensor messages in, command messages out. Callbacks
+convert, this module decides.
 
-Functions take any object shaped like the message (height, width, encoding, step, data), so they are
+The readers take any object shaped like the message (height, width, encoding, step, data), so they are
 tested without ROS. Errors name the field and the value that was wrong.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from robot.interfaces import COMMAND_TYPES
 
 # encoding -> (channels, channel order to produce RGB)
 ENCODINGS = {"rgb8": (3, [0, 1, 2]), "bgr8": (3, [2, 1, 0]), "rgba8": (4, [0, 1, 2]),
@@ -77,3 +80,32 @@ def joint_state_to_numpy(msg, dim: int, names: list[str] | None = None) -> np.nd
     if not np.all(np.isfinite(position)):
         raise ConversionError(f"JointState.position contains NaN/Inf: {position.tolist()}")
     return position.astype(np.float32)
+
+
+def numpy_to_command(command: np.ndarray, output_type: str, joint_names: list[str], stamp=None,
+                     time_from_start_ns: int = 0):
+    """A command vector -> the message `output_type` names (robot/interfaces.py COMMAND_TYPES).
+
+    float64_array: the values as they are (a forward command controller). joint_trajectory: one point of
+    positions for `joint_names`, due `time_from_start_ns` after `stamp`. twist_stamped: the first three
+    values are the linear x, y, z velocity and the fourth (if any) the angular z."""
+    values = [float(v) for v in command]
+    if output_type == "float64_array":
+        from std_msgs.msg import Float64MultiArray
+        return Float64MultiArray(data=values)
+    if output_type == "joint_trajectory":
+        from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+        msg = JointTrajectory(joint_names=joint_names)
+        msg.header.stamp = stamp
+        point = JointTrajectoryPoint(positions=values)
+        point.time_from_start.nanosec = time_from_start_ns
+        msg.points = [point]
+        return msg
+    if output_type == "twist_stamped":
+        from geometry_msgs.msg import TwistStamped
+        msg = TwistStamped()
+        msg.header.stamp = stamp
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (values + [0.0] * 3)[:3]
+        msg.twist.angular.z = values[3] if len(values) > 3 else 0.0
+        return msg
+    raise ConversionError(f"output_type {output_type!r} unsupported; expected one of {sorted(COMMAND_TYPES)}")

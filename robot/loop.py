@@ -1,4 +1,8 @@
-"""`vla-sim-robot loop`: sim robot + policy node in one process over real DDS, N episodes, one JSON.
+"""`vla-sim-robot`: the simulated robot alone, or `loop`: sim robot + policy node in one process over real
+DDS, N episodes, one JSON.
+
+    vla-sim-robot [--ros-args -p name:=value ...]      # the node alone (robot/sim_robot_node.py)
+    vla-sim-robot loop checkpoint=DIR [out=DIR episodes=N task=reach-v3 ...]
 
 Both nodes share an rclpy Context on a private ROS_DOMAIN_ID, each in its own executor; arming goes
 through the real `~/arm` service. `checkpoint=expert` swaps the model for `SimExpertPolicy`, MetaWorld's
@@ -19,9 +23,39 @@ from pathlib import Path
 
 import numpy as np
 
+from robot.interfaces import (CAMERA_TOPIC, COMMAND_TOPIC, EPISODE_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                              POLICY_ARM_SERVICE, SUCCESS_TOPIC)
+from robot.parameters import SIM_ROBOT_PARAMETERS
+from vla.core.command import Command, run_main
+
 log = logging.getLogger(__name__)
 SHORTHAND = ("checkpoint", "out", "episodes", "task", "image_size", "max_steps", "seed", "rate_hz", "device",
              "refill_threshold", "output_type", "domain_id", "timeout_s")
+
+
+COMMAND = Command(
+    prog="vla-sim-robot",
+    summary=f"a MetaWorld task behind the robot's ROS 2 topics: publishes {CAMERA_TOPIC}, {JOINT_STATES_TOPIC}, "
+            f"{INSTRUCTION_TOPIC},\n{EPISODE_TOPIC} and {SUCCESS_TOPIC}; steps once per `{COMMAND_TOPIC}`. "
+            "`loop` runs it with vla-policy-node in one process.",
+    usage=("vla-sim-robot [--ros-args -p name:=value ...]",
+           "vla-sim-robot loop checkpoint=DIR|expert [out=DIR episodes=N task=NAME ...] [key=value ...]"),
+    subcommands={"loop": "this robot + vla-policy-node over DDS on a private domain for N episodes; writes "
+                         "<out>/ros_loop.json (bare keys below are shorthand for robot.<key>)"},
+    keys={
+        "robot.checkpoint": None,
+        "robot.out": "where ros_loop.json goes",
+        "robot.episodes": "episodes to run",
+        "robot.task": "MetaWorld v3 task",
+        "robot.rate_hz": None,
+        "robot.timeout_s": "give up after this many seconds",
+    },
+    arguments=SIM_ROBOT_PARAMETERS,
+    arguments_title="node parameters (without `loop`: --ros-args -p name:=value; [low, high] is enforced)",
+    examples=("vla-sim-robot loop checkpoint=data/work/finetune/model episodes=5 task=reach-v3",
+              "vla-sim-robot loop checkpoint=expert episodes=2",
+              "vla-sim-robot --ros-args --params-file launch/params/sim_robot.yaml"),
+)
 
 
 class SimExpertPolicy:
@@ -116,7 +150,7 @@ def run_loop(r, policy=None) -> dict:
         executor = SingleThreadedExecutor(context=ctx)
         for n in (sim, client):
             executor.add_node(n)
-        if not call_arm(executor, client, "/vla_policy/arm", True):
+        if not call_arm(executor, client, POLICY_ARM_SERVICE, True):
             raise RuntimeError("the policy node refused ~/arm")
         t0 = time.monotonic()
         deadline = t0 + float(r.timeout_s)
@@ -146,7 +180,8 @@ def expand_shorthand(args: list[str]) -> list[str]:
     return [f"robot.{a}" if a.split("=", 1)[0] in SHORTHAND else a for a in args]
 
 
-def main(args: list[str]) -> None:
+def run_loop_command(args: list[str]) -> None:
+    """`vla-sim-robot loop ...`: compose the config, run the loop, write <out>/ros_loop.json."""
     from vla.core.config import cli_config, save_config, setup_logging
 
     setup_logging()
@@ -161,3 +196,21 @@ def main(args: list[str]) -> None:
           f"{stats['command_rate_hz']:.1f} Hz; wrote {out}/ros_loop.json")
     if stats["timed_out"]:
         sys.exit(f"vla-sim-robot loop: timed out after {cfg.robot.timeout_s} s")
+
+
+def run(args: list[str]) -> None:
+    if args[1:2] == ["loop"]:
+        return run_loop_command(args[2:])
+    from robot.sim_robot_node import spin
+
+    spin(args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """`vla-sim-robot`: `args` as rclpy takes them, the program name first (sys.argv by default)."""
+    args = list(sys.argv if args is None else args)
+    run_main(COMMAND, lambda rest: run([args[0], *rest]), args[1:])
+
+
+if __name__ == "__main__":
+    main()

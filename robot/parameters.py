@@ -1,7 +1,52 @@
-"""Node parameters from one table per node — name -> (default, description, (low, high) or None) — so the
-node's declarations and its `--help` are the same thing."""
+"""Node parameters: how a node declares its table, and the policy node's table and validation.
+
+A table is name -> (default, description, (low, high) or None), one per node, so the node's declarations,
+its `--help` and its params file (launch/params/*.yaml) name the same things. The policy node's safety
+limits are the `SafetyConfig` fields of the same names (robot/safety.py): `policy_parameters` builds that
+config from them and lets it judge them, and checks here only what is the node's own (command type,
+joints, phase lock). Pure Python (rclpy only inside `declare_parameters`): the rules test without ROS.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+
+from robot.interfaces import COMMAND_TYPES, SIM_JOINT_NAMES
+from robot.phase import early_window_ns
+from robot.safety import STALE_MODES, SafetyConfig
+
+OUTPUT_TYPES = tuple(COMMAND_TYPES)
+SAFETY_PARAMETERS = tuple(f.name for f in dataclasses.fields(SafetyConfig))
+_SAFETY_DEFAULTS = SafetyConfig()
+
+# Declared by the policy node and printed by `vla-policy-node --help`. rclpy enforces the ranges;
+# `policy_parameters` checks the rest.
+POLICY_PARAMETERS = {
+    "checkpoint": ("", "VLA checkpoint directory (vla.runtime.PolicyRunner); required unless a policy is injected", None),
+    "device": ("auto", "torch device: auto, cpu, cuda, cuda:N", None),
+    "control_rate_hz": (30.0, "command publish rate", (0.5, 1000.0)),
+    "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
+    "action_dim": (_SAFETY_DEFAULTS.action_dim, "action dimensions", (1, 64)),
+    "state_dim": (4, "joint-state dimensions fed to the policy", (1, 64)),
+    "joint_names": (list(SIM_JOINT_NAMES), "joint order for state and JointTrajectory", None),
+    "action_low": (_SAFETY_DEFAULTS.action_low, "per-dimension command lower limit", None),
+    "action_high": (_SAFETY_DEFAULTS.action_high, "per-dimension command upper limit", None),
+    "max_delta": (_SAFETY_DEFAULTS.max_delta, "max command change per tick", (1e-6, 1e6)),
+    "stale_timeout_s": (_SAFETY_DEFAULTS.stale_timeout_s,
+                        "watchdog: camera/joint data older than this holds or zeroes the command", (1e-3, 60.0)),
+    "stale_mode": (_SAFETY_DEFAULTS.stale_mode, f"watchdog output: one of {STALE_MODES}", None),
+    "instruction": ("", "task instruction used until one arrives on the instruction topic", None),
+    "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
+                         (0, 1000)),
+    "warmup": (True, "run dummy inferences before accepting ~/arm", None),
+    "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
+                               "chunks (robot/phase.py); 0 keeps a fixed period", (0.0, 0.01)),
+    "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to its scheduled tick (cover the "
+                          "inference jitter: a chunk landing after its tick waits a period)", (0.0, 0.05)),
+    "phase_lock_early_publish": (True, "phase lock: a chunk landing within the lead of its tick publishes that tick "
+                                 "at once instead of at the scheduled time (the timer's call then skips)", None),
+    "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", (0.01, 100.0)),
+}
 
 
 def declare_parameters(node, table: dict) -> dict:
@@ -20,3 +65,53 @@ def declare_parameters(node, table: dict) -> dict:
             desc.type = ParameterType.PARAMETER_STRING_ARRAY
         node.declare_parameter(name, default, desc)
     return {name: node.get_parameter(name).value for name in table}
+
+
+def policy_parameters(values: dict, node_name: str) -> dict:
+    """The policy node's declared values, lists as lists, once they are valid: else one ValueError that
+    names the node and every bad parameter."""
+    p = dict(values, joint_names=list(values["joint_names"] or []), action_low=list(values["action_low"]),
+             action_high=list(values["action_high"]))
+    problems = safety_config(p).problems() + _node_problems(p)
+    if problems:
+        raise ValueError(f"{node_name}: invalid parameters: " + "; ".join(problems))
+    return p
+
+
+def safety_config(p: dict) -> SafetyConfig:
+    """The limits the policy node's `SafetyFilter` enforces: its parameters of the same names."""
+    return SafetyConfig(**{name: p[name] for name in SAFETY_PARAMETERS})
+
+
+def _node_problems(p: dict) -> list[str]:
+    problems = []
+    if p["output_type"] not in OUTPUT_TYPES:
+        problems.append(f"output_type={p['output_type']!r} must be one of {OUTPUT_TYPES}")
+    if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
+        problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
+    return problems + _phase_lock_problems(p)
+
+
+def _phase_lock_problems(p: dict) -> list[str]:
+    # A tick interval shrinks by at most the nudge, plus the early window when early publish is on: keep
+    # that within a tenth of the period, so the per-tick limits stay close to per-period ones.
+    shift, lead = p["phase_lock_max_shift_s"], p["phase_lock_lead_s"]
+    early = early_window_ns(int(lead * 1e9)) / 1e9 if p["phase_lock_early_publish"] and shift > 0 else 0.0
+    if shift + early <= 0.1 / p["control_rate_hz"]:
+        return []
+    what = "phase_lock_max_shift_s + 2 * phase_lock_lead_s (phase_lock_early_publish is on)" if early \
+        else "phase_lock_max_shift_s"
+    return [f"{what} = {1e3 * (shift + early):.2f} ms must be at most a tenth of the control period "
+            f"({1e3 / p['control_rate_hz']:.1f} ms)"]
+
+
+# Declared by the simulated robot (robot/sim_robot_node.py) and printed by `vla-sim-robot --help`.
+SIM_ROBOT_PARAMETERS = {
+    "task": ("reach-v3", "MetaWorld v3 task name", None),
+    "image_size": (64, "camera image side in pixels", (16, 1024)),
+    "camera": ("corner4", "MetaWorld camera name", None),
+    "rate_hz": (30.0, "simulation/camera rate", (0.5, 1000.0)),
+    "max_steps": (150, "steps per episode", (1, 100000)),
+    "episodes": (0, "stop after this many episodes (0: run forever)", (0, 100000)),
+    "seed": (0, "seed of the first episode; episode i uses seed + i", None),
+}

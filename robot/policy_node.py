@@ -6,7 +6,8 @@ one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and p
 waits on the model. The timer is phase-locked to the chunks (robot/phase.py): each interval may be nudged
 by up to `phase_lock_max_shift_s` so ticks fall `phase_lock_lead_s` after a steady camera's chunks land,
 instead of up to a period later, and a chunk that lands within that lead publishes its tick at once (a
-guard condition in the timer's callback group). QoS: sensors best-effort depth 1 (a late frame is worthless), commands reliable.
+guard condition in the timer's callback group). Topic names and QoS: robot/interfaces.py; parameters and
+their validation: robot/parameters.py.
 
 Disarm (`~/arm` false) and e-stop: one safe command, then silence (a forward command controller repeats
 its last command, so going quiet after a velocity command would leave the robot moving).
@@ -26,69 +27,32 @@ from collections import Counter, deque
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import TwistStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
-from std_msgs.msg import Bool, Float64MultiArray, Int32, String
+from std_msgs.msg import Bool, Int32, String
 from std_srvs.srv import SetBool
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
-from robot.parameters import declare_parameters
-from robot.phase import PhaseLock, early_window_ns
-from robot.safety import STALE_MODES, SafetyConfig, SafetyFilter
+from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy, numpy_to_command
+from robot.interfaces import (ARM_SERVICE, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, COMMAND_TYPES,
+                              DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EPISODE_TOPIC, ESTOP_TOPIC, INSTRUCTION_TOPIC,
+                              JOINT_STATES_TOPIC, LATCHED_QOS, POLICY_ARM_SERVICE, POLICY_NODE, SENSOR_QOS,
+                              message_class)
+from robot.parameters import POLICY_PARAMETERS, declare_parameters, policy_parameters, safety_config
+from robot.phase import PhaseLock
+from robot.safety import SafetyFilter
 from robot.signals import stop_on_signals
 from vla.core.command import Command, run_main
-
-OUTPUT_TYPES = ("float64_array", "joint_trajectory", "twist_stamped")
-COMMAND_QOS = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-# Instruction and episode index are published rarely: late joiners must still get the last one.
-LATCHED_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE,
-                         durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-
-
-# name -> (default, description, (low, high) or None), declared by robot/parameters.py and printed by --help.
-# Every one is validated in `_read_parameters`.
-PARAMETERS = {
-    "checkpoint": ("", "VLA checkpoint directory (vla.runtime.PolicyRunner); required unless a policy is injected", None),
-    "device": ("auto", "torch device: auto, cpu, cuda, cuda:N", None),
-    "control_rate_hz": (30.0, "command publish rate", (0.5, 1000.0)),
-    "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
-    "action_dim": (4, "action dimensions", (1, 64)),
-    "state_dim": (4, "joint-state dimensions fed to the policy", (1, 64)),
-    "joint_names": (["hand_x", "hand_y", "hand_z", "gripper"], "joint order for state and JointTrajectory", None),
-    "action_low": ([-1.0, -1.0, -1.0, -1.0], "per-dimension command lower limit", None),
-    "action_high": ([1.0, 1.0, 1.0, 1.0], "per-dimension command upper limit", None),
-    "max_delta": (0.5, "max command change per tick", (1e-6, 1e6)),
-    "stale_timeout_s": (0.5, "watchdog: camera/joint data older than this holds or zeroes the command",
-                        (1e-3, 60.0)),
-    "stale_mode": ("zero", f"watchdog output: one of {STALE_MODES}", None),
-    "instruction": ("", "task instruction used until one arrives on the instruction topic", None),
-    "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
-                         (0, 1000)),
-    "warmup": (True, "run dummy inferences before accepting ~/arm", None),
-    "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
-                               "chunks (robot/phase.py); 0 keeps a fixed period", (0.0, 0.01)),
-    "phase_lock_lead_s": (0.001, "phase lock: wanted time from a chunk landing to its scheduled tick (cover the "
-                          "inference jitter: a chunk landing after its tick waits a period)", (0.0, 0.05)),
-    "phase_lock_early_publish": (True, "phase lock: a chunk landing within the lead of its tick publishes that tick "
-                                 "at once instead of at the scheduled time (the timer's call then skips)", None),
-    "diagnostics_rate_hz": (1.0, "DiagnosticArray publish rate", (0.01, 100.0)),
-}
 
 
 class PolicyNode(Node):
     def __init__(self, policy=None, **node_kwargs):
-        super().__init__("vla_policy", **node_kwargs)
-        self.p = self._read_parameters(declare_parameters(self, PARAMETERS))
-        self.safety = SafetyFilter(SafetyConfig(
-            action_dim=self.p["action_dim"], low=self.p["action_low"], high=self.p["action_high"],
-            max_delta=self.p["max_delta"], stale_timeout_s=self.p["stale_timeout_s"], stale_mode=self.p["stale_mode"]))
+        super().__init__(POLICY_NODE, **node_kwargs)
+        self.p = policy_parameters(declare_parameters(self, POLICY_PARAMETERS), self.get_name())
+        self.safety = SafetyFilter(safety_config(self.p))
         self.policy = policy if policy is not None else self._load_policy()
         if getattr(self.policy, "action_dim", self.p["action_dim"]) != self.p["action_dim"]:
             raise ValueError(f"parameter action_dim={self.p['action_dim']} but the policy outputs "
@@ -102,7 +66,9 @@ class PolicyNode(Node):
         self.image_stamp = self.state_stamp = None   # monotonic receive times for the watchdog
         self.image_seq = 0
         self.instruction = self.p["instruction"]
-        self.queue: deque[np.ndarray] = deque()
+        from vla.runtime.action_queue import ActionQueue  # imported here: vla.runtime brings torch
+
+        self.queue = ActionQueue()  # the runner's and the LeRobot policy's queue
         self.wake = threading.Condition(self.lock)
         self.bad_inputs: Counter[str] = Counter()
         self.latencies: deque[float] = deque(maxlen=1000)
@@ -111,21 +77,32 @@ class PolicyNode(Node):
         self.ready = False
         self._stop = False
 
+        self._connect()
+        self._start_control()
+        if self.p["warmup"] and hasattr(self.policy, "warmup"):
+            self.policy.warmup()
+        self.ready = True
+        self.worker = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
+        self.worker.start()
+        self.get_logger().info(f"ready (disarmed): output={self.p['output_type']} rate={self.p['control_rate_hz']} Hz")
+
+    def _connect(self) -> None:
+        """Topics and services (robot/interfaces.py). Sensor callbacks share one group, apart from the
+        control timer's, so they and the services never delay a tick."""
         sensors = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, "camera/image_raw", self._on_image, qos_profile_sensor_data,
-                                 callback_group=sensors)
-        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data,
-                                 callback_group=sensors)
-        self.create_subscription(String, "instruction", self._on_instruction, LATCHED_QOS, callback_group=sensors)
-        self.create_subscription(Int32, "episode", self._on_episode, LATCHED_QOS, callback_group=sensors)
-        self.create_subscription(Bool, "~/estop", self._on_estop, COMMAND_QOS, callback_group=sensors)
-        self.create_service(SetBool, "~/arm", self._on_arm, callback_group=sensors)
-        msg_type = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,
-                    "twist_stamped": TwistStamped}[self.p["output_type"]]
-        self.command_pub = self.create_publisher(msg_type, "command", COMMAND_QOS)
-        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        # The control timer has its own group so sensor callbacks and services never delay a tick. The
-        # early-publish guard condition shares it: a tick and an early tick never run at once.
+        self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joints, SENSOR_QOS, callback_group=sensors)
+        self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(Int32, EPISODE_TOPIC, self._on_episode, LATCHED_QOS, callback_group=sensors)
+        self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, COMMAND_QOS, callback_group=sensors)
+        self.create_service(SetBool, ARM_SERVICE, self._on_arm, callback_group=sensors)
+        command_type = message_class(COMMAND_TYPES[self.p["output_type"]])
+        self.command_pub = self.create_publisher(command_type, COMMAND_TOPIC, COMMAND_QOS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
+
+    def _start_control(self) -> None:
+        """The control timer, phase-locked to the chunks (robot/phase.py), and the diagnostics timer."""
+        # The early-publish guard condition shares the timer's group: a tick and an early tick never run at once.
         control = MutuallyExclusiveCallbackGroup()
         self.control_timer = self.create_timer(1.0 / self.p["control_rate_hz"], self._on_tick, callback_group=control)
         self.chunk_due = self.create_guard_condition(self._on_chunk_due, callback_group=control)
@@ -136,43 +113,8 @@ class PolicyNode(Node):
                                lead_ns=int(self.p["phase_lock_lead_s"] * 1e9))
         self.create_timer(1.0 / self.p["diagnostics_rate_hz"], self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
-        if self.p["warmup"] and hasattr(self.policy, "warmup"):
-            self.policy.warmup()
-        self.ready = True
-        self.worker = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
-        self.worker.start()
-        self.get_logger().info(f"ready (disarmed): output={self.p['output_type']} rate={self.p['control_rate_hz']} Hz")
 
-    # ---------------------------------------------------------------- parameters
-    def _read_parameters(self, p: dict) -> dict:
-        p["joint_names"] = list(p["joint_names"] or [])
-        p["action_low"], p["action_high"] = list(p["action_low"]), list(p["action_high"])
-        problems = []
-        if p["output_type"] not in OUTPUT_TYPES:
-            problems.append(f"output_type={p['output_type']!r} must be one of {OUTPUT_TYPES}")
-        if p["stale_mode"] not in STALE_MODES:
-            problems.append(f"stale_mode={p['stale_mode']!r} must be one of {STALE_MODES}")
-        for key in ("action_low", "action_high"):
-            if len(p[key]) != p["action_dim"]:
-                problems.append(f"{key} has {len(p[key])} values but action_dim={p['action_dim']}")
-        if len(p["action_low"]) == len(p["action_high"]) and any(
-                lo > hi for lo, hi in zip(p["action_low"], p["action_high"])):
-            problems.append(f"action_low {p['action_low']} must be <= action_high {p['action_high']}")
-        if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
-            problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
-        # A tick interval shrinks by at most the nudge, plus the early window when early publish is on: keep
-        # that within a tenth of the period, so the per-tick limits stay close to per-period ones.
-        shift, lead = p["phase_lock_max_shift_s"], p["phase_lock_lead_s"]
-        early = early_window_ns(int(lead * 1e9)) / 1e9 if p["phase_lock_early_publish"] and shift > 0 else 0.0
-        if shift + early > 0.1 / p["control_rate_hz"]:
-            what = "phase_lock_max_shift_s + 2 * phase_lock_lead_s (phase_lock_early_publish is on)" if early \
-                else "phase_lock_max_shift_s"
-            problems.append(f"{what} = {1e3 * (shift + early):.2f} ms must be at most a tenth of the control period "
-                            f"({1e3 / p['control_rate_hz']:.1f} ms)")
-        if problems:
-            raise ValueError(f"{self.get_name()}: invalid parameters: " + "; ".join(problems))
-        return p
-
+    # ---------------------------------------------------------------- the policy
     def _load_policy(self):
         if not self.p["checkpoint"]:
             raise ValueError(f"parameter 'checkpoint' is empty (node {self.get_name()}): pass -p checkpoint:=DIR")
@@ -303,7 +245,7 @@ class PolicyNode(Node):
         now = time.monotonic()
         with self.command_lock:
             with self.lock:
-                action = self.queue.popleft() if self.queue else None
+                action = self.queue.pop()
                 command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
                 self.wake.notify()
             self.tick_times.append(now)
@@ -311,21 +253,9 @@ class PolicyNode(Node):
                 self.publish_command(command)
 
     def publish_command(self, command: np.ndarray) -> None:
-        values = [float(v) for v in command]
-        kind = self.p["output_type"]
-        if kind == "float64_array":
-            msg = Float64MultiArray(data=values)
-        elif kind == "joint_trajectory":
-            msg = JointTrajectory(joint_names=self.p["joint_names"])
-            msg.header.stamp = self.get_clock().now().to_msg()
-            point = JointTrajectoryPoint(positions=values)
-            point.time_from_start.nanosec = int(1e9 / self.p["control_rate_hz"])
-            msg.points = [point]
-        else:  # twist: the first three dims are linear xyz, the 4th (if any) angular z
-            msg = TwistStamped()
-            msg.header.stamp = self.get_clock().now().to_msg()
-            msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z = (values + [0.0] * 3)[:3]
-            msg.twist.angular.z = values[3] if len(values) > 3 else 0.0
+        msg = numpy_to_command(command, self.p["output_type"], self.p["joint_names"],
+                               stamp=self.get_clock().now().to_msg(),
+                               time_from_start_ns=int(1e9 / self.p["control_rate_hz"]))
         self.command_pub.publish(msg)
         self.commands_sent += 1
 
@@ -377,17 +307,18 @@ def make_executor(context=None) -> SingleThreadedExecutor:
 
 COMMAND = Command(
     prog="vla-policy-node",
-    summary="the ROS 2 policy node: camera/image_raw + joint_states + instruction in, safety-filtered commands\n"
-            "out on `command` at control_rate_hz. Starts disarmed: arm with the ~/arm service (std_srvs/SetBool);\n"
-            "~/estop (Bool) latches commands off. Diagnostics on /diagnostics.",
+    summary=f"the ROS 2 policy node: {CAMERA_TOPIC} + {JOINT_STATES_TOPIC} + {INSTRUCTION_TOPIC} in, "
+            f"safety-filtered commands\nout on `{COMMAND_TOPIC}` at control_rate_hz. Starts disarmed: arm with the "
+            f"{ARM_SERVICE} service (std_srvs/SetBool);\n{ESTOP_TOPIC} (Bool) latches commands off. "
+            f"Diagnostics on {DIAGNOSTICS_TOPIC}.",
     usage=("vla-policy-node --ros-args -p checkpoint:=DIR [-p name:=value ...]",
            "vla-policy-node --ros-args --params-file launch/params/policy.yaml -p checkpoint:=DIR",
            "ros2 launch launch/robot.launch.py checkpoint:=DIR"),
     hydra=False,
-    arguments=PARAMETERS,
+    arguments=POLICY_PARAMETERS,
     arguments_title="parameters (-p name:=value; read-only; [low, high] is enforced)",
     examples=("vla-policy-node --ros-args -p checkpoint:=data/work/finetune/model -p control_rate_hz:=15.0",
-              'ros2 service call /vla_policy/arm std_srvs/srv/SetBool "{data: true}"'),
+              f'ros2 service call {POLICY_ARM_SERVICE} std_srvs/srv/SetBool "{{data: true}}"'),
 )
 
 

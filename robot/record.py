@@ -3,11 +3,12 @@
     vla-record bag=PATH out=DIR [fps=30] [joints=a,b,...]   # rosbag2 (db3 or mcap) read with `rosbags`
     vla-record live out=DIR [episodes=N seconds=S] [joints=a,b,...]  # the live topics (rclpy)
 
-Topics: camera/image_raw (Image), joint_states (JointState), command (Float64MultiArray, the action),
-instruction (String), episode (Int32, a new episode starts), success (Bool, the episode ended). One frame
-per command, paired with the latest image and joint state received before it (what the operator/policy
-saw). Live, messages are ordered by their DDS receive time, as `ros2 bag record` stamps a bag, so both
-modes pair the same way; `episodes=N` stops after the N-th success message and drops what follows it.
+Topics (robot/interfaces.py): camera/image_raw (Image), joint_states (JointState), command
+(Float64MultiArray, the action), instruction (String), episode (Int32, a new episode starts), success
+(Bool, the episode ended). One frame per command, paired with the latest image and joint state received
+before it (what the operator/policy saw). Live, messages are ordered by their DDS receive time, as
+`ros2 bag record` stamps a bag, so both modes pair the same way; `episodes=N` stops after the N-th
+success message and drops what follows it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy
+from robot.interfaces import (CAMERA_TOPIC, COMMAND_TOPIC, EPISODE_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                              MESSAGE_TYPES, RECORDED_TOPICS, SUCCESS_TOPIC, message_class)
 from vla.core.command import Command, run_main
 
 log = logging.getLogger(__name__)
-TOPICS = {"camera/image_raw": "sensor_msgs/msg/Image", "joint_states": "sensor_msgs/msg/JointState",
-          "command": "std_msgs/msg/Float64MultiArray", "instruction": "std_msgs/msg/String",
-          "episode": "std_msgs/msg/Int32", "success": "std_msgs/msg/Bool"}
 # name -> (default (None: required), description, (low, high) or None): what main() parses and --help prints.
 ARGUMENTS = {
     "bag": (None, "rosbag2 directory or file (db3 or mcap), read with `rosbags`; not with `live`", None),
@@ -41,7 +41,8 @@ ARGUMENTS = {
 COMMAND = Command(
     prog="vla-record",
     summary="robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data: one frame\n"
-            "per `command` message, with the latest camera/image_raw and joint_states; `episode` cuts, `success` ends.",
+            f"per `{COMMAND_TOPIC}` message, with the latest {CAMERA_TOPIC} and {JOINT_STATES_TOPIC}; "
+            f"`{EPISODE_TOPIC}` cuts, `{SUCCESS_TOPIC}` ends.",
     usage=("vla-record bag=PATH out=DIR [fps=30 joints=a,b,...]",
            "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]"),
     subcommands={"live": "record the live topics (rclpy, ROS_DOMAIN_ID) instead of a bag"},
@@ -90,14 +91,14 @@ class EpisodeAssembler:
     def add(self, topic: str, msg) -> None:
         topic = topic.lstrip("/")
         try:
-            if topic == "camera/image_raw":
+            if topic == CAMERA_TOPIC:
                 self.image = self._fixed_shape("image", np.array(image_to_numpy(msg)))
-            elif topic == "joint_states":
+            elif topic == JOINT_STATES_TOPIC:
                 dim = len(self.joints) if self.joints else len(msg.position)
                 if dim == 0:
                     raise ConversionError("JointState has no positions")
                 self.state = self._fixed_shape("state", joint_state_to_numpy(msg, dim, self.joints))
-            elif topic == "command":
+            elif topic == COMMAND_TOPIC:
                 action = np.asarray(msg.data, np.float32)
                 if not action.size or not np.all(np.isfinite(action)):
                     raise ConversionError(f"command is empty or not finite: {action.tolist()}")
@@ -106,14 +107,14 @@ class EpisodeAssembler:
             self.skipped += 1
             log.warning("skipped bad %s message: %s", topic, err)
             return
-        if topic == "instruction":
+        if topic == INSTRUCTION_TOPIC:
             self.instruction = self.current.instruction = msg.data
-        elif topic == "episode":
+        elif topic == EPISODE_TOPIC:
             self.cut()
-        elif topic == "success":
+        elif topic == SUCCESS_TOPIC:
             self.current.success = self.current.success or bool(msg.data)
             self.ended += 1
-        elif topic == "command":
+        elif topic == COMMAND_TOPIC:
             if self.image is None or self.state is None:
                 self.skipped += 1
                 return
@@ -131,7 +132,7 @@ class EpisodeAssembler:
 
         self.cut()
         if not self.episodes:
-            raise ValueError(f"no episodes found (need {sorted(TOPICS)}); {self.skipped} messages skipped")
+            raise ValueError(f"no episodes found (need {sorted(RECORDED_TOPICS)}); {self.skipped} messages skipped")
         first = self.episodes[0]
         state_dim, action_dim = len(first.states[0]), len(first.actions[0])
         state_names = self.joints or [f"joint_{i}" for i in range(state_dim)]
@@ -158,9 +159,9 @@ def record_bag(bag: str | Path, out: str | Path, fps: int = 30, joints: list[str
         raise FileNotFoundError(f"rosbag {bag} does not exist")
     assembler = EpisodeAssembler(joints)
     with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-        connections = [c for c in reader.connections if c.topic.lstrip("/") in TOPICS]
+        connections = [c for c in reader.connections if c.topic.lstrip("/") in RECORDED_TOPICS]
         if not connections:
-            raise ValueError(f"{bag} has none of the topics {sorted(TOPICS)}; it has "
+            raise ValueError(f"{bag} has none of the topics {sorted(RECORDED_TOPICS)}; it has "
                              f"{sorted(c.topic for c in reader.connections)}")
         for conn, _, raw in reader.messages(connections=connections):
             assembler.add(conn.topic, reader.deserialize(raw, conn.msgtype))
@@ -194,22 +195,16 @@ class ReceiveOrder:
 
 
 def live_subscriptions(node, order: ReceiveOrder) -> None:
-    """The robot topics on `node`, each message into `order`. Sensors best-effort (to match camera drivers)
-    but deep, so a recorder that falls behind for a moment loses nothing; the rest reliable."""
+    """The recorded topics on `node`, each message into `order`, in the recorder's QoS (robot/interfaces.py):
+    sensors best effort to match camera drivers, the rest reliable (latched where published so), all deep."""
     from functools import partial
 
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-    from sensor_msgs.msg import Image, JointState
-    from std_msgs.msg import Bool, Float64MultiArray, Int32, String
+    from robot.interfaces import LATCHED_QOS, RECORDER_QOS, RECORDER_SENSOR_QOS
 
-    from robot.policy_node import LATCHED_QOS
-
-    sensors = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.BEST_EFFORT)
-    reliable = QoSProfile(depth=100, reliability=QoSReliabilityPolicy.RELIABLE)
-    for topic, kind, qos in [("camera/image_raw", Image, sensors), ("joint_states", JointState, sensors),
-                             ("command", Float64MultiArray, reliable), ("instruction", String, LATCHED_QOS),
-                             ("episode", Int32, LATCHED_QOS), ("success", Bool, reliable)]:
-        node.create_subscription(kind, topic, partial(order.add, topic), qos)
+    qos = {CAMERA_TOPIC: RECORDER_SENSOR_QOS, JOINT_STATES_TOPIC: RECORDER_SENSOR_QOS, COMMAND_TOPIC: RECORDER_QOS,
+           INSTRUCTION_TOPIC: LATCHED_QOS, EPISODE_TOPIC: LATCHED_QOS, SUCCESS_TOPIC: RECORDER_QOS}
+    for topic in RECORDED_TOPICS:
+        node.create_subscription(message_class(MESSAGE_TYPES[topic]), topic, partial(order.add, topic), qos[topic])
 
 
 def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0,

@@ -5,7 +5,8 @@ calls `filter()` once per control tick; it returns the command to publish, or No
 
 Rules, in order: disarmed or e-stopped -> nothing; stale camera/joint data -> watchdog hold/zero
 (a ros2_control forward controller repeats its last command forever, so staleness is handled here);
-NaN/Inf -> rejected, hold/zero (a safe stop is not rate-limited: stopping late is worse); then clip to [low, high] and to at most `max_delta` change per tick.
+NaN/Inf -> rejected, hold/zero (a safe stop is not rate-limited: stopping late is worse); then clip to
+[action_low, action_high] and to at most `max_delta` change per tick.
 """
 
 from __future__ import annotations
@@ -20,27 +21,35 @@ STALE_MODES = ("hold", "zero")
 
 @dataclass
 class SafetyConfig:
+    """The limits a command must keep. The fields are the policy node's parameters of the same names:
+    robot/parameters.py builds this config from them, so they are validated here, once."""
     action_dim: int = 4
-    low: list[float] = field(default_factory=lambda: [-1.0] * 4)   # per-dimension command limits
-    high: list[float] = field(default_factory=lambda: [1.0] * 4)
+    action_low: list[float] = field(default_factory=lambda: [-1.0] * 4)   # per-dimension command limits
+    action_high: list[float] = field(default_factory=lambda: [1.0] * 4)
     max_delta: float = 0.5          # max change of any dimension between consecutive commands
     stale_timeout_s: float = 0.5    # camera / joint data older than this triggers the watchdog
     stale_mode: str = "zero"        # "zero" suits velocity/delta commands, "hold" position commands
 
-    def validate(self) -> None:
-        if self.action_dim < 1:
-            raise ValueError(f"safety.action_dim must be >= 1, got {self.action_dim}")
-        for name in ("low", "high"):
-            if len(getattr(self, name)) != self.action_dim:
-                raise ValueError(f"safety.{name} needs {self.action_dim} values, got {len(getattr(self, name))}")
-        if np.any(np.asarray(self.low) > np.asarray(self.high)):
-            raise ValueError(f"safety.low must be <= safety.high per dimension, got low={self.low} high={self.high}")
+    def problems(self) -> list[str]:
+        """What is wrong with this config: one phrase per problem, each naming its field (empty: nothing)."""
+        if self.action_dim < 1:   # every per-dimension check below would be meaningless
+            return [f"action_dim must be >= 1, got {self.action_dim}"]
+        problems = [f"{name} needs {self.action_dim} values, got {len(getattr(self, name))}"
+                    for name in ("action_low", "action_high") if len(getattr(self, name)) != self.action_dim]
+        if not problems and np.any(np.asarray(self.action_low) > np.asarray(self.action_high)):
+            problems.append(f"action_low must be <= action_high per dimension, got action_low={self.action_low} "
+                            f"action_high={self.action_high}")
         if not self.max_delta > 0:
-            raise ValueError(f"safety.max_delta must be > 0, got {self.max_delta}")
+            problems.append(f"max_delta must be > 0, got {self.max_delta}")
         if not self.stale_timeout_s > 0:
-            raise ValueError(f"safety.stale_timeout_s must be > 0, got {self.stale_timeout_s}")
+            problems.append(f"stale_timeout_s must be > 0, got {self.stale_timeout_s}")
         if self.stale_mode not in STALE_MODES:
-            raise ValueError(f"safety.stale_mode must be one of {STALE_MODES}, got {self.stale_mode!r}")
+            problems.append(f"stale_mode must be one of {STALE_MODES}, got {self.stale_mode!r}")
+        return problems
+
+    def validate(self) -> None:
+        if problems := self.problems():
+            raise ValueError("; ".join(f"safety.{problem}" for problem in problems))
 
 
 class SafetyFilter:
@@ -49,8 +58,8 @@ class SafetyFilter:
     def __init__(self, config: SafetyConfig | None = None):
         self.config = config or SafetyConfig()
         self.config.validate()
-        self.low = np.asarray(self.config.low, np.float64)
-        self.high = np.asarray(self.config.high, np.float64)
+        self.low = np.asarray(self.config.action_low, np.float64)
+        self.high = np.asarray(self.config.action_high, np.float64)
         self.armed = False
         self.estopped = False
         self.last_command: np.ndarray | None = None

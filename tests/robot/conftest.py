@@ -31,26 +31,27 @@ class Harness:
     """A PolicyNode plus a peer node playing the robot: publishes sensors, receives commands, calls ~/arm."""
 
     def __init__(self, ctx, policy, **params):
+        from geometry_msgs.msg import TwistStamped
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Bool, Float64MultiArray, String
+        from trajectory_msgs.msg import JointTrajectory
 
-        from robot.policy_node import COMMAND_QOS, LATCHED_QOS, PolicyNode, make_executor
-        from rclpy.qos import qos_profile_sensor_data
+        from robot.interfaces import (CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                                      LATCHED_QOS, POLICY_ESTOP_TOPIC, SENSOR_QOS)
+        from robot.policy_node import PolicyNode, make_executor
 
         params = {"control_rate_hz": 30.0, "warmup": False, **params}
         self.node = PolicyNode(policy=policy, context=ctx,
                                parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
         self.peer = rclpy.create_node("robot_peer", context=ctx)
-        self.image_pub = self.peer.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
-        self.joint_pub = self.peer.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
-        self.instruction_pub = self.peer.create_publisher(String, "instruction", LATCHED_QOS)
-        self.estop_pub = self.peer.create_publisher(Bool, "/vla_policy/estop", COMMAND_QOS)
+        self.image_pub = self.peer.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS)
+        self.joint_pub = self.peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
+        self.instruction_pub = self.peer.create_publisher(String, INSTRUCTION_TOPIC, LATCHED_QOS)
+        self.estop_pub = self.peer.create_publisher(Bool, POLICY_ESTOP_TOPIC, COMMAND_QOS)
         self.commands: list = []
-        from geometry_msgs.msg import TwistStamped
-        from trajectory_msgs.msg import JointTrajectory
-        kind = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,
+        kind = {"float64_array": Float64MultiArray, "joint_trajectory": JointTrajectory,   # what the robot expects
                 "twist_stamped": TwistStamped}[params.get("output_type", "float64_array")]
-        self.peer.create_subscription(kind, "command", self.commands.append, COMMAND_QOS)
+        self.peer.create_subscription(kind, COMMAND_TOPIC, self.commands.append, COMMAND_QOS)
         self.executor = make_executor(ctx)  # what vla-policy-node spins in
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
@@ -64,11 +65,11 @@ class Harness:
         from sensor_msgs.msg import JointState
 
         from robot.convert import numpy_to_image
+        from robot.interfaces import SIM_JOINT_NAMES
         if self.camera_on:
             self.image_pub.publish(self.image or numpy_to_image(np.zeros((32, 32, 3), np.uint8)))
         if self.joints_on:
-            self.joint_pub.publish(self.joints or JointState(name=["hand_x", "hand_y", "hand_z", "gripper"],
-                                                             position=[0.0, 0.6, 0.2, 1.0]))
+            self.joint_pub.publish(self.joints or JointState(name=list(SIM_JOINT_NAMES), position=[0.0, 0.6, 0.2, 1.0]))
 
     def spin(self, seconds: float, until=None):
         end, next_pub = time.monotonic() + seconds, 0.0
@@ -82,8 +83,9 @@ class Harness:
         return until is None
 
     def arm(self, flag: bool = True) -> bool:
+        from robot.interfaces import POLICY_ARM_SERVICE
         from robot.loop import call_arm
-        return call_arm(self.executor, self.peer, "/vla_policy/arm", flag)
+        return call_arm(self.executor, self.peer, POLICY_ARM_SERVICE, flag)
 
     def wait_for_commands(self, n: int, seconds: float = 10.0) -> bool:
         start = len(self.commands)

@@ -3,7 +3,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy, numpy_to_image
+from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy, numpy_to_command, numpy_to_image
+from robot.interfaces import COMMAND_TYPES, message_class
 
 RGB = np.random.default_rng(0).integers(0, 255, (5, 7, 3), dtype=np.uint8)
 
@@ -67,3 +68,34 @@ def test_joint_state_reordered_by_name():
 def test_bad_joint_state_named(msg, word):
     with pytest.raises(ConversionError, match=word):
         joint_state_to_numpy(msg, 4, ["a"] if word == "lacks" else None)
+
+
+@pytest.mark.parametrize("output_type", list(COMMAND_TYPES))
+def test_command_message_of_each_output_type(output_type):
+    from builtin_interfaces.msg import Time
+
+    stamp = Time(sec=3, nanosec=5)
+    msg = numpy_to_command(np.array([0.1, 0.2, 0.3, 0.4]), output_type, ["a", "b", "c", "d"], stamp, 33_333_333)
+    assert type(msg) is message_class(COMMAND_TYPES[output_type])
+    if output_type == "float64_array":
+        np.testing.assert_allclose(msg.data, [0.1, 0.2, 0.3, 0.4])
+    elif output_type == "joint_trajectory":
+        assert list(msg.joint_names) == ["a", "b", "c", "d"] and msg.header.stamp == stamp
+        [point] = msg.points
+        np.testing.assert_allclose(point.positions, [0.1, 0.2, 0.3, 0.4])
+        assert (point.time_from_start.sec, point.time_from_start.nanosec) == (0, 33_333_333)
+    else:
+        twist = msg.twist
+        assert msg.header.stamp == stamp
+        np.testing.assert_allclose([twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.x,
+                                    twist.angular.y, twist.angular.z], [0.1, 0.2, 0.3, 0.0, 0.0, 0.4])
+
+
+def test_short_twist_command_fills_zeros():
+    twist = numpy_to_command(np.array([0.5, -0.5]), "twist_stamped", []).twist
+    assert [twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.z] == [0.5, -0.5, 0.0, 0.0]
+
+
+def test_unknown_output_type_named():
+    with pytest.raises(ConversionError, match="'servo'"):
+        numpy_to_command(np.zeros(4), "servo", [])

@@ -22,8 +22,8 @@ def kw(call: ast.Call, name: str):
 
 
 def declared(executable: str) -> set[str]:
-    from robot import policy_node, sim_robot_node
-    return set({"vla-policy-node": policy_node.PARAMETERS, "vla-sim-robot": sim_robot_node.PARAMETERS}[executable])
+    from robot import parameters
+    return set({"vla-policy-node": parameters.POLICY_PARAMETERS, "vla-sim-robot": parameters.SIM_ROBOT_PARAMETERS}[executable])
 
 
 def test_launch_files_exist():

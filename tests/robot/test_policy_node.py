@@ -8,6 +8,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, String
 
+from robot.interfaces import SIM_JOINT_NAMES
 from robot_support import ConstantPolicy
 
 
@@ -191,9 +192,9 @@ def _image_to_command_ms(h, seconds: float, camera_offset_s: float) -> float:
     from std_msgs.msg import Float64MultiArray
 
     from robot.convert import numpy_to_image
-    from robot.policy_node import COMMAND_QOS
+    from robot.interfaces import COMMAND_QOS, COMMAND_TOPIC
     received = {}
-    h.peer.create_subscription(Float64MultiArray, "command",
+    h.peer.create_subscription(Float64MultiArray, COMMAND_TOPIC,
                                lambda m: received.setdefault(round(m.data[0] * 255), time.monotonic()), COMMAND_QOS)
     period = 1 / 30
     start = h.node.tick_times[-1] + camera_offset_s
@@ -207,7 +208,7 @@ def _image_to_command_ms(h, seconds: float, camera_offset_s: float) -> float:
         marker = k % 200 + 20
         image = np.zeros((32, 32, 3), np.uint8)
         image[0, 0, 0] = marker
-        h.joint_pub.publish(JointState(name=["hand_x", "hand_y", "hand_z", "gripper"], position=[0.0, 0.6, 0.2, 1.0]))
+        h.joint_pub.publish(JointState(name=list(SIM_JOINT_NAMES), position=[0.0, 0.6, 0.2, 1.0]))
         received.pop(marker, None)
         h.image_pub.publish(numpy_to_image(image))
         sent[marker] = (k, time.monotonic())

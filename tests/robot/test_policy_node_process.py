@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float64MultiArray, String
 
 from robot.convert import numpy_to_image
+from robot.interfaces import (CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                              LATCHED_QOS, POLICY_ARM_SERVICE, SENSOR_QOS, SIM_JOINT_NAMES)
 from robot.loop import call_arm
-from robot.policy_node import COMMAND_QOS, LATCHED_QOS
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "policy"))
@@ -38,15 +38,15 @@ def test_signal_sends_safe_zero_and_exits_zero(ros_context, tmp_path_factory, tm
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     robot = rclpy.create_node("robot_peer", context=ros_context)
-    image_pub = robot.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data)
-    joint_pub = robot.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
-    robot.create_publisher(String, "instruction", LATCHED_QOS).publish(String(data="reach the goal position"))
+    image_pub = robot.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS)
+    joint_pub = robot.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
+    robot.create_publisher(String, INSTRUCTION_TOPIC, LATCHED_QOS).publish(String(data="reach the goal position"))
     commands = []
-    robot.create_subscription(Float64MultiArray, "command", lambda m: commands.append(list(m.data)), COMMAND_QOS)
+    robot.create_subscription(Float64MultiArray, COMMAND_TOPIC, lambda m: commands.append(list(m.data)), COMMAND_QOS)
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(robot)
     image = numpy_to_image(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
-    joints = JointState(name=["hand_x", "hand_y", "hand_z", "gripper"], position=[0.0, 0.6, 0.2, 1.0])
+    joints = JointState(name=list(SIM_JOINT_NAMES), position=[0.0, 0.6, 0.2, 1.0])
 
     def spin_until(cond, seconds):
         """The robot keeps its sensors live at 30 Hz (no watchdog stop) while waiting on `cond`."""
@@ -63,7 +63,7 @@ def test_signal_sends_safe_zero_and_exits_zero(ros_context, tmp_path_factory, tm
         return f"exit {proc.poll()}; log:\n{log_path.read_text()[-3000:]}"
 
     try:
-        assert call_arm(executor, robot, "/vla_policy/arm", True, timeout_s=60), report()
+        assert call_arm(executor, robot, POLICY_ARM_SERVICE, True, timeout_s=60), report()
         # Policy commands (not the zeros ticks send before the first inference) are flowing.
         assert spin_until(lambda: sum(any(c) for c in commands) >= 5, 60), report()
         proc.send_signal(signal.SIGTERM)

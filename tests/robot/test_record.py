@@ -11,13 +11,15 @@ import pytest
 from rosbags.rosbag2 import Writer
 from rosbags.typesys import Stores, get_typestore
 
+from robot.interfaces import (CAMERA_TOPIC, COMMAND_TOPIC, EPISODE_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
+                              SIM_JOINT_NAMES, SUCCESS_TOPIC)
 from robot.record import record_bag, record_live
 from vla.data.lerobot_io import open_dataset
 from vla.data.metaworld_env import MetaWorldTask, task_instruction
 
 TS = get_typestore(Stores.ROS2_KILTED)
 T = TS.types
-JOINTS = ["hand_x", "hand_y", "hand_z", "gripper"]
+JOINTS = list(SIM_JOINT_NAMES)
 
 
 def expert_episodes(episodes=2, steps=6, size=32):
@@ -48,10 +50,10 @@ def header(t_ns):
 def write_expert_bag(path, events):
     """What `ros2 bag record` would capture of `events`."""
     with Writer(path, version=9) as w:
-        conns = {name: w.add_connection(name, kind, typestore=TS) for name, kind in [
-            ("/camera/image_raw", "sensor_msgs/msg/Image"), ("/joint_states", "sensor_msgs/msg/JointState"),
-            ("/command", "std_msgs/msg/Float64MultiArray"), ("/instruction", "std_msgs/msg/String"),
-            ("/episode", "std_msgs/msg/Int32"), ("/success", "std_msgs/msg/Bool")]}
+        conns = {topic: w.add_connection(f"/{topic}", kind, typestore=TS) for topic, kind in [   # resolved names
+            (CAMERA_TOPIC, "sensor_msgs/msg/Image"), (JOINT_STATES_TOPIC, "sensor_msgs/msg/JointState"),
+            (COMMAND_TOPIC, "std_msgs/msg/Float64MultiArray"), (INSTRUCTION_TOPIC, "std_msgs/msg/String"),
+            (EPISODE_TOPIC, "std_msgs/msg/Int32"), (SUCCESS_TOPIC, "std_msgs/msg/Bool")]}
         t = 10**9
 
         def put(topic, msg):
@@ -62,20 +64,20 @@ def write_expert_bag(path, events):
         layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
         for kind, *value in events:
             if kind == "episode":
-                put("/episode", T["std_msgs/msg/Int32"](data=value[0]))
+                put(EPISODE_TOPIC, T["std_msgs/msg/Int32"](data=value[0]))
             elif kind == "instruction":
-                put("/instruction", T["std_msgs/msg/String"](data=value[0]))
+                put(INSTRUCTION_TOPIC, T["std_msgs/msg/String"](data=value[0]))
             elif kind == "success":
-                put("/success", T["std_msgs/msg/Bool"](data=value[0]))
+                put(SUCCESS_TOPIC, T["std_msgs/msg/Bool"](data=value[0]))
             else:
                 img, state, action = value
-                put("/camera/image_raw", T["sensor_msgs/msg/Image"](
+                put(CAMERA_TOPIC, T["sensor_msgs/msg/Image"](
                     header=header(t), height=img.shape[0], width=img.shape[1], encoding="bgr8", is_bigendian=0,
                     step=img.shape[1] * 3, data=np.ascontiguousarray(img[..., ::-1]).reshape(-1)))
-                put("/joint_states", T["sensor_msgs/msg/JointState"](
+                put(JOINT_STATES_TOPIC, T["sensor_msgs/msg/JointState"](
                     header=header(t), name=JOINTS, position=state.astype(np.float64), velocity=np.zeros(0),
                     effort=np.zeros(0)))
-                put("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action.astype(np.float64)))
+                put(COMMAND_TOPIC, T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action.astype(np.float64)))
 
 
 def steps_of(events):
@@ -120,12 +122,11 @@ def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
     the last episode's success (the next episode starting) are left out."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import Bool, Float64MultiArray, Int32, String
 
     from robot.convert import numpy_to_image
-    from robot.policy_node import COMMAND_QOS, LATCHED_QOS
+    from robot.interfaces import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
 
     events = expert_episodes()
     result = {}
@@ -133,12 +134,10 @@ def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
         tmp_path / "ds", fps=30, episodes=2, seconds=60, domain_id=ros_context.get_domain_id())))
     recorder.start()
     robot = rclpy.create_node("teleop_robot", context=ros_context)
-    pubs = {"camera/image_raw": robot.create_publisher(Image, "camera/image_raw", qos_profile_sensor_data),
-            "joint_states": robot.create_publisher(JointState, "joint_states", qos_profile_sensor_data),
-            "command": robot.create_publisher(Float64MultiArray, "command", COMMAND_QOS),
-            "instruction": robot.create_publisher(String, "instruction", LATCHED_QOS),
-            "episode": robot.create_publisher(Int32, "episode", LATCHED_QOS),
-            "success": robot.create_publisher(Bool, "success", COMMAND_QOS)}
+    pubs = {topic: robot.create_publisher(kind, topic, qos) for topic, kind, qos in [
+        (CAMERA_TOPIC, Image, SENSOR_QOS), (JOINT_STATES_TOPIC, JointState, SENSOR_QOS),
+        (COMMAND_TOPIC, Float64MultiArray, COMMAND_QOS), (INSTRUCTION_TOPIC, String, LATCHED_QOS),
+        (EPISODE_TOPIC, Int32, LATCHED_QOS), (SUCCESS_TOPIC, Bool, COMMAND_QOS)]}
     executor = SingleThreadedExecutor(context=ros_context)
     executor.add_node(robot)
 
@@ -156,13 +155,14 @@ def test_live_topics_to_lerobot_dataset(ros_context, tmp_path):
                 image, state, action = value
                 msg = numpy_to_image(image, "bgr8")
                 msg.header.stamp = robot.get_clock().now().to_msg()
-                pubs["camera/image_raw"].publish(msg)
-                pubs["joint_states"].publish(JointState(name=JOINTS, position=[float(v) for v in state]))
+                pubs[CAMERA_TOPIC].publish(msg)
+                pubs[JOINT_STATES_TOPIC].publish(JointState(name=JOINTS, position=[float(v) for v in state]))
                 spin_until(lambda: False, 1 / 60)   # the teleop reacts to what it saw
-                pubs["command"].publish(Float64MultiArray(data=[float(v) for v in action]))
+                pubs[COMMAND_TOPIC].publish(Float64MultiArray(data=[float(v) for v in action]))
                 spin_until(lambda: False, 1 / 60)
-            else:
-                pubs[kind].publish({"episode": Int32, "instruction": String, "success": Bool}[kind](data=value[0]))
+            else:   # episode, instruction or success: one message on that topic
+                topic = {"episode": EPISODE_TOPIC, "instruction": INSTRUCTION_TOPIC, "success": SUCCESS_TOPIC}[kind]
+                pubs[topic].publish(pubs[topic].msg_type(data=value[0]))
         recorder.join(timeout=60)
         assert not recorder.is_alive(), "the recorder did not stop after the second success"
     finally:
@@ -181,24 +181,24 @@ def test_a_robots_own_joints_image_size_and_command_size_are_recorded(tmp_path):
     rng = np.random.default_rng(0)
     layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
     assembler, steps = EpisodeAssembler(joints=arm), []
-    assembler.add("/instruction", T["std_msgs/msg/String"](data="stack the cups"))
+    assembler.add(f"/{INSTRUCTION_TOPIC}", T["std_msgs/msg/String"](data="stack the cups"))
     for step in range(8):
         image = np.full((48, 64, 3), 20 + 25 * step, np.uint8)
         joint_value = {name: float(i + step / 10) for i, name in enumerate(published)}
         action = rng.uniform(-1, 1, 7)
-        assembler.add("/camera/image_raw", T["sensor_msgs/msg/Image"](
+        assembler.add(f"/{CAMERA_TOPIC}", T["sensor_msgs/msg/Image"](
             header=header(step), height=48, width=64, encoding="rgb8", is_bigendian=0, step=64 * 3,
             data=image.reshape(-1)))
-        assembler.add("/joint_states", T["sensor_msgs/msg/JointState"](
+        assembler.add(f"/{JOINT_STATES_TOPIC}", T["sensor_msgs/msg/JointState"](
             header=header(step), name=published, position=np.array([joint_value[n] for n in published]),
             velocity=np.zeros(0), effort=np.zeros(0)))
         if step == 3:   # bad input: skipped, and the step keeps the last good state
-            assembler.add("/joint_states", T["sensor_msgs/msg/JointState"](
+            assembler.add(f"/{JOINT_STATES_TOPIC}", T["sensor_msgs/msg/JointState"](
                 header=header(step), name=arm[:2], position=np.zeros(2), velocity=np.zeros(0), effort=np.zeros(0)))
-            assembler.add("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.zeros(3)))
-        assembler.add("/command", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action))
+            assembler.add(f"/{COMMAND_TOPIC}", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.zeros(3)))
+        assembler.add(f"/{COMMAND_TOPIC}", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=action))
         steps.append((image, np.array([joint_value[n] for n in arm]), action))
-    assembler.add("/success", T["std_msgs/msg/Bool"](data=True))
+    assembler.add(f"/{SUCCESS_TOPIC}", T["std_msgs/msg/Bool"](data=True))
     assert assembler.skipped == 2
     ds = open_dataset(assembler.write(tmp_path / "ds", fps=30))
     assert ds.meta.features["observation.state"]["names"] == arm and ds.meta.features["action"]["shape"] == (7,)

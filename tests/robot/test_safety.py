@@ -75,10 +75,18 @@ def test_never_received_input_counts_as_stale():
     np.testing.assert_allclose(f.filter([0.3] * 4, 0.0, None), np.zeros(4))
 
 
-@pytest.mark.parametrize("kw, word", [({"low": [0.0] * 3}, "low"), ({"max_delta": 0.0}, "max_delta"),
+@pytest.mark.parametrize("kw, word", [({"action_low": [0.0] * 3}, "action_low"), ({"max_delta": 0.0}, "max_delta"),
                                       ({"stale_timeout_s": -1.0}, "stale_timeout_s"),
                                       ({"stale_mode": "drift"}, "stale_mode"),
-                                      ({"low": [2.0] * 4}, "low must be <= ")])
+                                      ({"action_low": [2.0] * 4}, "action_low must be <= ")])
 def test_bad_config_named(kw, word):
     with pytest.raises(ValueError, match=word):
         SafetyFilter(SafetyConfig(**kw))
+
+
+def test_every_problem_is_named_in_one_line():
+    with pytest.raises(ValueError) as err:
+        SafetyConfig(action_high=[1.0] * 3, max_delta=0.0, stale_mode="drift").validate()
+    assert "\n" not in str(err.value)
+    for word in ("safety.action_high needs 4 values, got 3", "safety.max_delta", "safety.stale_mode"):
+        assert word in str(err.value)
