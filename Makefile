@@ -51,7 +51,9 @@ setup: $(STAMP)
 # process would otherwise recompile torch/transformers from source, ~25 s per subprocess on 2 cores.
 # uv: the one on PATH only if it runs (a pyenv shim named uv can exist and fail), else the chosen python's.
 
-$(STAMP): pyproject.toml Makefile
+PLUGIN  := plugins/lerobot_policy_vla_latent
+
+$(STAMP): pyproject.toml $(PLUGIN)/pyproject.toml Makefile
 	@set -e; \
 	py=$$( $(find_python) ) || { echo "error: no Python 3.12 found. Install it (apt-get install python3.12, or 'pyenv install 3.12') and re-run." >&2; exit 1; }; \
 	echo "setup: using $$py"; \
@@ -72,7 +74,7 @@ $(STAMP): pyproject.toml Makefile
 	fi; \
 	uv --version >/dev/null 2>&1 && uv=uv || { $$py -m uv --version >/dev/null 2>&1 || $$py -m pip install -q --user uv || $$py -m pip install -q --break-system-packages uv; uv="$$py -m uv"; }; \
 	[ -x $(PY) ] || $$uv venv -q -p "$$py" $(VENV); \
-	$$uv pip install -q -p $(PY) -e ".[$(EXTRAS)]"; \
+	$$uv pip install -q -p $(PY) -e ".[$(EXTRAS)]" -e $(PLUGIN); \
 	echo "setup: compiling bytecode"; $(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true; \
 	touch $(STAMP); echo "setup: done ($(VENV))"
 

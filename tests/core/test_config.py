@@ -11,12 +11,12 @@ from vla.core.splits import held_out
 from vla.core.training import TrainConfig
 from vla.data.ingest import IngestConfig
 from vla.data.sim import SimConfig
-from vla.eval.experiment import eval_config
+from vla.pipeline.experiment import eval_config
 from vla.idm.model import IDMConfig
 from vla.idm.train import IDMTrainConfig
 from vla.lam.model import LAMConfig
 from vla.lam.train import LAMTrainConfig
-from vla.policy.stages import policy_config, train_config
+from vla.pipeline.stages import policy_config, train_config
 
 
 @pytest.mark.parametrize("preset", [None, *config_groups()["experiment"]])
@@ -44,3 +44,13 @@ def test_held_out_is_a_seeded_fraction_and_keeps_a_lone_id_for_training():
     assert held_out(ids, 0.2, np.random.default_rng(1)) != a or len(ids) < 3
     assert len(held_out(ids, 0.01, np.random.default_rng(0))) == 1   # at least one held out
     assert held_out(["only"], 0.5, np.random.default_rng(0)) == set()
+
+
+def test_policy_defaults_are_the_configs_and_the_plugins():
+    """One set of policy defaults: the dataclass, configs/policy/tiny.yaml and the LeRobot plugin agree."""
+    from vla.lerobot_plugin import VLALatentConfig
+    from vla.policy.configuration import PolicyConfig
+
+    configured = OmegaConf.to_container(load_config([]).policy, resolve=True)
+    assert PolicyConfig().to_dict() == configured
+    assert VLALatentConfig().lora_r == PolicyConfig.lora_r and VLALatentConfig().image_size == PolicyConfig.image_size

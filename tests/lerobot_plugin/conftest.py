@@ -19,7 +19,7 @@ def lerobot_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
     """`lerobot-train` of our policy type on the tiny dataset; returns its pretrained_model dir."""
     out = tmp_path_factory.mktemp("lerobot_train") / "run"
     run_console_script("lerobot-train", [
-        "--policy.type=vla_latent", "--policy.discover_packages_path=vla.lerobot_plugin",
+        "--policy.type=vla_latent",  # found by LeRobot's plugin discovery (plugins/lerobot_policy_vla_latent)
         "--dataset.repo_id=local/tiny_reach", f"--dataset.root={tiny_dataset}",
         f"--steps={TRAIN_STEPS}", "--batch_size=2", "--num_workers=0", "--log_freq=1", f"--save_freq={TRAIN_STEPS}",
         "--policy.push_to_hub=false", "--policy.device=cpu", "--wandb.enable=false", f"--output_dir={out}",

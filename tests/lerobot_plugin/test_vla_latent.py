@@ -95,9 +95,7 @@ def test_lerobot_eval_runs_checkpoint_in_metaworld(lerobot_checkpoint, tmp_path)
     out = tmp_path / "eval"
     args = [
         f"--policy.path={lerobot_checkpoint}",
-        # With --policy.path, lerobot re-reads every --policy.* flag as a config override, so the plugin is
-        # named through another group's discover_packages_path (lerobot strips it before parsing).
-        "--env.discover_packages_path=vla.lerobot_plugin",
+        # no discovery flag: LeRobot imports the installed lerobot_policy_vla_latent distribution itself
         "--env.type=metaworld", f"--env.task={TASK}", "--eval.n_episodes=1", "--eval.batch_size=1",
         "--policy.device=cpu", f"--output_dir={out}",
     ]

@@ -11,6 +11,8 @@ from lerobot.configs import FeatureType, NormalizationMode, PreTrainedConfig
 from lerobot.optim import AdamWConfig, CosineDecayWithWarmupSchedulerConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
+from vla.policy.configuration import PolicyConfig
+
 POLICY_TYPE = "vla_latent"
 
 
@@ -39,7 +41,7 @@ class VLALatentConfig(PreTrainedConfig):
     image_size: int = 64  # every camera image is resized to image_size x image_size inside the policy
     head_hidden: int = 256
     full_finetune: bool = False  # False: LoRA on the backbone (peft), backbone weights frozen
-    lora_r: int = 8
+    lora_r: int = PolicyConfig.lora_r  # one default for both faces of the policy
 
     # Training presets (used when lerobot-train runs with --use_policy_training_preset=true, the default).
     optimizer_lr: float = 3e-4

@@ -8,7 +8,6 @@ what LeRobot's config cannot: the backbone architecture, the tokenizer and the L
 
 import logging
 import tempfile
-from collections import deque
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from torch import Tensor
 from vla.policy.backbone import build_tiny_backbone
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
+from vla.runtime.action_queue import ActionQueue
 
 from .configuration_vla_latent import VLALatentConfig
 
@@ -129,7 +129,7 @@ class VLALatentPolicy(PreTrainedPolicy):
     # ---- LeRobot policy interface ------------------------------------------------------------------
     def reset(self):
         """Called by LeRobot at every environment reset: drop the actions left from the last chunk."""
-        self._action_queue = deque([], maxlen=self.config.n_action_steps)
+        self._action_queue = ActionQueue(maxlen=self.config.n_action_steps)
 
     def get_optim_params(self) -> list[Tensor]:
         # With LoRA the frozen backbone weights stay out of the optimiser.
@@ -156,7 +156,7 @@ class VLALatentPolicy(PreTrainedPolicy):
     @torch.no_grad()
     def select_action(self, batch: dict[str, Tensor], **kwargs) -> Tensor:
         self.eval()
-        if not self._action_queue:
+        if len(self._action_queue) == 0:
             chunk = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
             self._action_queue.extend(chunk.transpose(0, 1))  # queue of (B, action_dim)
-        return self._action_queue.popleft()
+        return self._action_queue.pop()

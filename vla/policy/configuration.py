@@ -17,11 +17,12 @@ class PolicyConfig:
     codebook_size: int = 8
     head_hidden: int = 256
     max_text_tokens: int = 32
-    # LoRA on the backbone's attention/MLP projections (peft); full_finetune trains every backbone weight instead.
-    lora_r: int = 8
-    lora_alpha: int = 16
+    # LoRA on the backbone's Linear layers (peft; "all-linear" = vision encoder, connector and decoder);
+    # full_finetune trains every backbone weight instead. The defaults are configs/policy/tiny.yaml's (tested).
+    lora_r: int = 16
+    lora_alpha: int = 32
     lora_dropout: float = 0.0
-    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_targets: list[str] = field(default_factory=lambda: ["all-linear"])
     full_finetune: bool = False
     # How the heads read the backbone's last hidden states: "mean" over all tokens, or "attention" (pool_queries
     # learned queries attend over the tokens, keeping where things are in the image).

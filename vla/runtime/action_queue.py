@@ -8,16 +8,18 @@ import numpy as np
 
 
 class ActionQueue:
-    """FIFO of actions from the latest chunk; `pop()` returns None when empty (time to infer again)."""
+    """FIFO of actions from the latest chunk; `pop()` returns None when empty (time to infer again).
+    The one queue of the runner, the robot node and the LeRobot policy: a chunk is anything indexed by
+    step first (a (chunk, action_dim) numpy array, or a (chunk, batch, action_dim) tensor for LeRobot)."""
 
     def __init__(self, maxlen: int | None = None):
-        self._q: deque[np.ndarray] = deque(maxlen=maxlen)
+        self._q: deque = deque(maxlen=maxlen)
 
     def __len__(self) -> int:
         return len(self._q)
 
-    def extend(self, chunk: np.ndarray) -> None:
-        self._q.extend(np.asarray(chunk, dtype=np.float32))
+    def extend(self, chunk) -> None:
+        self._q.extend(chunk)
 
     def pop(self) -> np.ndarray | None:
         return self._q.popleft() if self._q else None
