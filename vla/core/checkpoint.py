@@ -224,3 +224,31 @@ def load_weights(model: torch.nn.Module, weights: dict, directory: Path) -> None
         model.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"{directory / 'model.safetensors'} does not match the model: {e}") from e
+
+
+class DataclassCheckpoint:
+    """save_pretrained / from_pretrained for a model whose whole config is the dataclass `self.cfg` (the LAM,
+    the IDM): weights + {"kind": kind, **cfg} in one checkpoint directory. Subclasses set `kind` and
+    `config_class`."""
+
+    kind: str
+    config_class: type
+
+    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
+        from dataclasses import asdict
+
+        return save_checkpoint(directory, weights=self.state_dict(), config={"kind": self.kind, **asdict(self.cfg)},
+                               train_state=train_state)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, expect=None):
+        """The model in eval mode; `expect` (a config) must match the saved one, else CheckpointError."""
+        from dataclasses import asdict
+
+        ckpt = load_checkpoint(directory, expected_kind=cls.kind, with_train_state=False)
+        cfg = cls.config_class.from_dict(ckpt.config)
+        if expect is not None:
+            check_config_matches(Path(directory), asdict(cfg), asdict(expect))
+        model = cls(cfg)
+        load_weights(model, ckpt.weights, Path(directory))
+        return model.eval()

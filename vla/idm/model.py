@@ -6,14 +6,12 @@ Normalisation stats (mean/std of the training actions) live in buffers, so they 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
-from vla.core.checkpoint import check_config_matches, load_checkpoint, save_checkpoint
-from vla.core.checkpoint import load_weights
+from vla.core.checkpoint import DataclassCheckpoint
 from vla.core.nn import conv_stack, to_unit
 
 KIND = "idm"
@@ -33,7 +31,9 @@ class IDMConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-class InverseDynamicsModel(nn.Module):
+class InverseDynamicsModel(DataclassCheckpoint, nn.Module):
+    kind, config_class = KIND, IDMConfig
+
     def __init__(self, cfg: IDMConfig):
         super().__init__()
         if cfg.image_size % 8:
@@ -57,17 +57,3 @@ class InverseDynamicsModel(nn.Module):
     def predict(self, frame_t, frame_tk) -> torch.Tensor:
         """Action in the original units."""
         return self(frame_t, frame_tk) * self.std + self.mean
-
-    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
-        return save_checkpoint(directory, weights=self.state_dict(), config={"kind": KIND, **asdict(self.cfg)},
-                               train_state=train_state)
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, expect: IDMConfig | None = None) -> "InverseDynamicsModel":
-        ckpt = load_checkpoint(directory, expected_kind=KIND, with_train_state=False)
-        cfg = IDMConfig.from_dict(ckpt.config)
-        if expect is not None:
-            check_config_matches(Path(directory), asdict(cfg), asdict(expect))
-        model = cls(cfg)
-        load_weights(model, ckpt.weights, Path(directory))
-        return model.eval()

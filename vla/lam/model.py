@@ -17,14 +17,13 @@ Frames go in as uint8 (B,3,H,W) or float in [0,1]; everything is scaled to [0,1]
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vla.core.checkpoint import check_config_matches, load_checkpoint, load_weights, save_checkpoint
+from vla.core.checkpoint import DataclassCheckpoint
 from vla.core.nn import conv_stack, to_unit
 from vla.lam.quantizer import VectorQuantizer
 
@@ -121,7 +120,9 @@ class CodeUNet(nn.Module):
         return h
 
 
-class LatentActionModel(nn.Module):
+class LatentActionModel(DataclassCheckpoint, nn.Module):
+    kind, config_class = KIND, LAMConfig
+
     def __init__(self, cfg: LAMConfig):
         super().__init__()
         self.cfg = cfg
@@ -192,20 +193,3 @@ class LatentActionModel(nn.Module):
                 extra = {"action_mse": action_mse.item()}
         return loss, {"loss": loss.item(), "recon": recon.item(), "copy": copy.item(), "vq": vq_loss.item(),
                       **extra, **stats, "codes": codes}
-
-    # ---- checkpoints ---------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
-        return save_checkpoint(directory, weights=self.state_dict(), config={"kind": KIND, **asdict(self.cfg)},
-                               train_state=train_state)
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, expect: LAMConfig | None = None) -> "LatentActionModel":
-        ckpt = load_checkpoint(directory, expected_kind=KIND, with_train_state=False)
-        cfg = LAMConfig.from_dict(ckpt.config)
-        if expect is not None:
-            check_config_matches(Path(directory), asdict(cfg), asdict(expect))
-        model = cls(cfg)
-        load_weights(model, ckpt.weights, Path(directory))
-        return model.eval()
-
-
