@@ -114,6 +114,19 @@ def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int
     return {"history": history, "evals": evals, "resumed_from": resumed_from, "torch_threads": threads}
 
 
+def save_run(model, metrics: dict, out_dir: Path, title: str) -> None:
+    """A finished stage's model/, metrics.json and loss.png. Under `accelerate launch` rank 0 writes (the
+    replicas hold the same weights) and no rank returns before the checkpoint exists."""
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process:
+        model.save_pretrained(out_dir / "model")
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        plot_history(metrics["history"], out_dir / "loss.png", title)
+    state.wait_for_everyone()
+
+
 def plot_history(history: list[dict], path: str | Path, title: str) -> None:
     import matplotlib
 

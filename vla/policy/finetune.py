@@ -7,15 +7,13 @@ Normalisation stats are computed from exactly the episodes used, and saved with 
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import PartialState
 
-from vla.core.training import TrainConfig, plot_history, train_loop
+from vla.core.training import TrainConfig, save_run, train_loop
 from vla.data.lerobot_io import ChunkData, load_chunks
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
@@ -78,10 +76,5 @@ def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
                "total_params": sum(p.numel() for p in policy.parameters()), **result}
-    state = PartialState()
-    if state.is_main_process:  # under `accelerate launch` rank 0 writes; the replicas hold the same weights
-        policy.save_pretrained(out_dir / "model")
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-        plot_history(result["history"], out_dir / "loss.png", f"stage 3 finetuning (init={init})")
-    state.wait_for_everyone()  # no rank returns before the checkpoint exists
+    save_run(policy, metrics, out_dir, f"stage 3 finetuning (init={init})")
     return metrics

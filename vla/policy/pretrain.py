@@ -7,16 +7,14 @@ code accuracy with the most-frequent-code predictor, the baseline a useless mode
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate import PartialState
 
 from vla.core.splits import held_out
-from vla.core.training import TrainConfig, plot_history, train_loop
+from vla.core.training import TrainConfig, save_run, train_loop
 from vla.data.labelled_frames import TARGET_ARRAY, LabelledFrames, load_labelled_frames
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
@@ -92,11 +90,6 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
                         train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
     metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
-    state = PartialState()
-    if state.is_main_process:  # under `accelerate launch` rank 0 writes; the replicas hold the same weights
-        policy.save_pretrained(out_dir / "model")
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-        plot_history(result["history"], out_dir / "loss.png", f"stage 2 pretraining ({target})")
-    state.wait_for_everyone()  # no rank returns before the checkpoint exists
+    save_run(policy, metrics, out_dir, f"stage 2 pretraining ({target})")
     log.info("stage 2 done: %s", result["evals"][-1] if result["evals"] else "no eval")
     return metrics
