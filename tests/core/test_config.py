@@ -54,3 +54,32 @@ def test_policy_defaults_are_the_configs_and_the_plugins():
     configured = OmegaConf.to_container(load_config([]).policy, resolve=True)
     assert PolicyConfig().to_dict() == configured
     assert VLALatentConfig().lora_r == PolicyConfig.lora_r and VLALatentConfig().image_size == PolicyConfig.image_size
+
+
+@pytest.mark.parametrize("preset", [None, *config_groups()["experiment"]])
+def test_data_models_evaluation_and_robot_agree_on_the_spec(preset):
+    """The camera's image size, the camera, fps and the dims are defined once (`spec`); every stage of every
+    preset reads the same values (demo_gpu once raised the data's image size but not evaluation's)."""
+    cfg = load_config([f"experiment={preset}"] if preset else [])
+    spec = cfg.spec
+    sizes = {"data.sim": cfg.data.sim.image_size, "data.ingest": cfg.data.ingest.image_size,
+             "lam.model": cfg.lam.model.image_size, "idm.model": cfg.idm.model.image_size,
+             "eval": cfg.eval.image_size, "robot": cfg.robot.image_size}
+    assert set(sizes.values()) == {spec.image_size}, sizes
+    assert cfg.data.sim.camera == cfg.eval.camera == spec.camera and cfg.data.sim.fps == spec.fps
+    assert cfg.policy.action_dim == cfg.idm.model.action_dim == spec.action_dim
+    assert cfg.policy.state_dim == spec.state_dim
+
+
+def test_the_robot_params_files_match_the_default_spec():
+    """launch/params/*.yaml are ROS parameter files (not Hydra): they must say what the default spec says."""
+    import yaml
+
+    from vla.core.config import config_dir
+
+    spec = load_config([]).spec
+    params = config_dir().parent / "launch" / "params"
+    policy = yaml.safe_load((params / "policy.yaml").read_text())["/**"]["ros__parameters"]
+    sim = yaml.safe_load((params / "sim_robot.yaml").read_text())["/**"]["ros__parameters"]
+    assert (policy["action_dim"], policy["state_dim"]) == (spec.action_dim, spec.state_dim)
+    assert (sim["image_size"], sim["camera"]) == (spec.image_size, spec.camera)
