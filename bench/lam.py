@@ -35,7 +35,8 @@ def make_store(work: Path, episodes: int) -> str:
 
 def training_rounds(store: str, rounds: int, steps: int, batch_size: int, workers: int) -> dict:
     """Seconds per step with the loader vs on pre-loaded batches, `rounds` interleaved blocks of `steps`."""
-    from vla.lam.model import LAMConfig, LatentActionModel
+    from vla.lam.configuration import LAMConfig
+    from vla.lam.modeling import LatentActionModel
     from vla.lam.train import LAMTrainConfig, make_loaders
 
     mcfg = LAMConfig()
@@ -78,7 +79,8 @@ def training_rounds(store: str, rounds: int, steps: int, batch_size: int, worker
 def labelling(store: str, work: Path) -> dict:
     from vla.data.store import FrameStore
     from vla.lam.label import label_with_lam
-    from vla.lam.model import LAMConfig, LatentActionModel
+    from vla.lam.configuration import LAMConfig
+    from vla.lam.modeling import LatentActionModel
 
     ckpt = LatentActionModel(LAMConfig()).save_pretrained(work / "lam")
     fs = FrameStore(store)

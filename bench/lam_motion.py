@@ -61,7 +61,7 @@ def run_one(job: tuple) -> dict:
 
     torch.set_num_threads(1)
     from vla.core.config import load_config
-    from vla.lam.model import LAMConfig
+    from vla.lam.configuration import LAMConfig
     from vla.lam.train import LAMTrainConfig, train
 
     done = Path(run_dir) / "row.json"
@@ -86,7 +86,8 @@ def untrained_probe(store: str, teleop: str, labelled: int, seed: int) -> dict:
 
     from vla.data.lerobot_io import load_episodes
     from vla.data.pairs import PairDataset
-    from vla.lam.model import LAMConfig, LatentActionModel
+    from vla.lam.configuration import LAMConfig
+    from vla.lam.modeling import LatentActionModel
     from vla.lam.probe import probe
     from vla.lam.train import split_labelled
 

@@ -11,11 +11,11 @@ from vla.core.splits import held_out
 from vla.core.training import TrainConfig
 from vla.data.ingest import IngestConfig
 from vla.data.sim import SimConfig
-from vla.pipeline.experiment import eval_config
-from vla.idm.model import IDMConfig
+from vla.idm.configuration import IDMConfig
 from vla.idm.train import IDMTrainConfig
-from vla.lam.model import LAMConfig
+from vla.lam.configuration import LAMConfig
 from vla.lam.train import LAMTrainConfig
+from vla.pipeline.experiment import eval_config
 from vla.pipeline.stages import policy_config, train_config
 
 

@@ -8,7 +8,7 @@ import pytest
 import lam_support
 from vla.core.checkpoint import CheckpointError
 from vla.data.store import FrameStore
-from vla.idm.model import InverseDynamicsModel
+from vla.idm.modeling import InverseDynamicsModel
 from vla.idm.train import label_with_idm, train
 
 

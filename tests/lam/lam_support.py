@@ -14,9 +14,9 @@ import numpy as np
 
 from vla.data.lerobot_io import Episode
 from vla.data.store import FrameStore
-from vla.idm.model import IDMConfig
+from vla.idm.configuration import IDMConfig
 from vla.idm.train import IDMTrainConfig
-from vla.lam.model import LAMConfig
+from vla.lam.configuration import LAMConfig
 from vla.lam.train import LAMTrainConfig
 
 TASK, SIZE = "square", 32

@@ -26,7 +26,7 @@ def test_lam_labels_have_the_right_shape_and_range(trained_lam, tmp_path):
 def test_labels_equal_the_models_codes(trained_lam, tmp_path):
     import torch
 
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
 
     url = lam_support.copy_store(tmp_path / "frames.zarr")
     label_with_lam(str(trained_lam[0] / "model"), url, batch_size=7)
@@ -53,7 +53,7 @@ def test_relabelling_skips_same_checkpoint_and_redoes_a_lost_video(trained_lam, 
 
 
 def test_a_different_checkpoint_relabels(trained_lam, tmp_path):
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
 
     url = lam_support.copy_store(tmp_path / "frames.zarr")
     label_with_lam(str(trained_lam[0] / "model"), url)
@@ -84,7 +84,7 @@ def test_viz_writes_a_grid_of_codes(trained_lam, tmp_path):
 
     from vla.lam.probe import viz_from_store
 
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
 
     path = viz_from_store(str(trained_lam[0] / "model"), lam_support.store_template(), tmp_path / "codes.png", rows=3)
     image = Image.open(path)
@@ -97,7 +97,8 @@ def test_viz_writes_a_grid_of_codes(trained_lam, tmp_path):
 def test_viz_of_a_lam_with_an_action_head_names_each_codes_action(tmp_path, monkeypatch):
     import matplotlib.axes
 
-    from vla.lam.model import LAMConfig, LatentActionModel
+    from vla.lam.configuration import LAMConfig
+    from vla.lam.modeling import LatentActionModel
     from vla.lam.probe import code_grid
 
     model = LatentActionModel(LAMConfig(codebook_size=4, action_dim=3, label_weight=1.0))

@@ -15,7 +15,7 @@ import torch
 import lam_support
 from vla.core.checkpoint import CheckpointError
 from vla.data.lerobot_io import Episode
-from vla.lam.model import LatentActionModel
+from vla.lam.modeling import LatentActionModel
 from vla.lam.quantizer import VectorQuantizer
 
 
@@ -190,7 +190,7 @@ def test_labelled_episodes_are_the_first_of_every_task_and_left_out_of_the_probe
 def test_action_head_learns_the_action_from_the_code_on_held_out_pairs(tmp_path):
     """The latent_labels LAM: its head, trained on 6 labelled episodes, reads the held-out episodes'
     actions from their codes far better than the control that predicts their mean."""
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
     from vla.lam.train import LabelledPairs, split_labelled, train
 
     cfg = lam_support.tiny_lam_cfg(action_dim=2, label_weight=1.0)

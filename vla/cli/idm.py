@@ -26,7 +26,7 @@ COMMAND = Command(
 
 
 def train(cfg) -> None:
-    from vla.idm.model import IDMConfig
+    from vla.idm.configuration import IDMConfig
     from vla.idm.train import IDMTrainConfig, train as run
 
     save_config(cfg, cfg.idm.out)

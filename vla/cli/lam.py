@@ -31,7 +31,7 @@ COMMAND = Command(
 
 
 def model_config(cfg):
-    from vla.lam.model import LAMConfig
+    from vla.lam.configuration import LAMConfig
 
     return to_dataclass(LAMConfig, cfg.lam.model)
 

@@ -18,8 +18,9 @@ from tqdm.auto import tqdm
 from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
 from vla.core.seeding import deterministic_torch
 from vla.core.splits import held_out
-from vla.idm.model import KIND, IDMConfig, InverseDynamicsModel
 from vla.data.labelling import label_store
+from vla.idm.configuration import IDMConfig
+from vla.idm.modeling import KIND, InverseDynamicsModel
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ def label_with_lam(checkpoint: str, store_url: str, batch_size: int = 256, name:
     """`name` (T-k, n_tokens) int16 per video, k = the LAM's k_min. Another name keeps a second LAM's codes
     (the `latent_labels` arm's) beside the first's."""
     from vla.core.checkpoint import checkpoint_hash
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
 
     model = LatentActionModel.from_pretrained(checkpoint)
     c = model.cfg

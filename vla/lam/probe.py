@@ -141,7 +141,7 @@ def code_grid(model, frame_t: torch.Tensor, frame_tk: torch.Tensor, path: str | 
 def viz_from_store(checkpoint: str, store_url: str, out: str | Path, rows: int = 6, seed: int = 0) -> Path:
     """code_grid on `rows` random (t, t+k) pairs of the store."""
     from vla.data.pairs import PairDataset
-    from vla.lam.model import LatentActionModel
+    from vla.lam.modeling import LatentActionModel
 
     model = LatentActionModel.from_pretrained(checkpoint)
     pairs = PairDataset(store_url, model.cfg.k_min, model.cfg.k_min, seed=seed)

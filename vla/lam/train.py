@@ -24,7 +24,8 @@ from vla.core.seeding import StepBatchSampler, deterministic_torch, step_generat
 from vla.core.splits import held_out
 from vla.data.lerobot_io import first_per_task
 from vla.data.pairs import PairDataset
-from vla.lam.model import KIND, LAMConfig, LatentActionModel
+from vla.lam.configuration import LAMConfig
+from vla.lam.modeling import KIND, LatentActionModel
 from vla.lam.probe import action_sums, probe, recon_ratio
 
 log = logging.getLogger(__name__)

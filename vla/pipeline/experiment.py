@@ -113,7 +113,7 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
     """Train the latent_labels arm's LAM (the pure LAM's config plus an action head on labelled demos), label
     the store with it, and return the store array its codes are in."""
     from vla.lam.label import label_with_lam
-    from vla.lam.model import LAMConfig
+    from vla.lam.configuration import LAMConfig
     from vla.lam.train import LAMTrainConfig, train
 
     run_dir = out / "lam_latent_labels"

@@ -17,7 +17,6 @@ Frames go in as uint8 (B,3,H,W) or float in [0,1]; everything is scaled to [0,1]
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -25,44 +24,10 @@ from torch import nn
 
 from vla.core.checkpoint import DataclassCheckpoint
 from vla.core.nn import conv_stack, to_unit
+from vla.lam.configuration import LAMConfig
 from vla.lam.quantizer import VectorQuantizer
 
 KIND = "lam"
-
-
-@dataclass
-class LAMConfig:
-    image_size: int = 64
-    channels: int = 3
-    width: int = 32             # conv channels of the first stage (doubled at each of 3 downsamplings, capped)
-    n_tokens: int = 4
-    codebook_size: int = 8
-    code_dim: int = 32
-    target: str = "pixels"      # "pixels" | "features"
-    # "features" target: "random_conv" = a fixed, seeded, frozen random conv net (offline, a toy),
-    # or a local dir / hub id of an HF vision model loaded with transformers AutoModel (frozen).
-    feature_encoder: str = "random_conv"
-    feature_dim: int = 128
-    k_min: int = 4              # frame gap: a gap of 1 is too small a change at MetaWorld's 80 fps
-    k_max: int = 4
-    beta: float = 0.25          # commitment weight
-    restart_after: int = 50     # dead-code restart: updates a code may go unused
-    action_dim: int = 0         # > 0: a head reads the action from the code (trained where labels exist)
-    label_weight: float = 0.0   # weight of that head's MSE in the loss
-
-    def __post_init__(self):
-        if self.target not in ("pixels", "features"):
-            raise ValueError(f"LAMConfig.target must be 'pixels' or 'features', got {self.target!r}")
-        if self.image_size % 8:
-            raise ValueError(f"LAMConfig.image_size must be a multiple of 8, got {self.image_size}")
-        if self.action_dim < 0 or self.label_weight < 0 or (self.label_weight > 0) != (self.action_dim > 0):
-            raise ValueError(f"LAMConfig: action_dim={self.action_dim} and label_weight={self.label_weight} "
-                             "must both be > 0 (a LAM supervised by labels) or both 0 (pure video)")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "LAMConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class FrozenFeatures(nn.Module):

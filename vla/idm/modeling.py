@@ -6,29 +6,15 @@ Normalisation stats (mean/std of the training actions) live in buffers, so they 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
 
 from vla.core.checkpoint import DataclassCheckpoint
 from vla.core.nn import conv_stack, to_unit
+from vla.idm.configuration import IDMConfig
 
 KIND = "idm"
-
-
-@dataclass
-class IDMConfig:
-    image_size: int = 64
-    channels: int = 3
-    width: int = 32
-    action_dim: int = 4
-    gap: int = 1  # o_t -> o_{t+gap}; 1 = the action at t
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "IDMConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class InverseDynamicsModel(DataclassCheckpoint, nn.Module):
