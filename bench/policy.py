@@ -1,5 +1,6 @@
 """PolicyRunner benchmark: chunk inference latency (p50/p99) and the control rate it sustains
-with action chunking (one inference per H steps) vs one inference per step, side by side.
+with action chunking (one inference per H steps) vs one inference per step, side by side; and the latency
+under each autocast dtype (float32, bfloat16, float16: the node's `dtype` parameter), side by side.
 
     python bench/policy.py [--quick] [--checkpoint DIR]   (default: a tiny untrained policy, built here)
 
@@ -43,6 +44,33 @@ def observation(rng, size: int) -> dict:
             "state": rng.normal(size=4).astype(np.float32), "instruction": "reach the goal position"}
 
 
+def latency_ms(runner, rng, n: int) -> list[float]:
+    lat = []
+    for _ in range(n):
+        runner.predict_chunk(observation(rng, 64))
+        lat.append(runner.last_latency_s * 1e3)
+    return lat
+
+
+def summary(lat: list[float]) -> dict:
+    return {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)), "mean": float(np.mean(lat)),
+            "n": len(lat)}
+
+
+def latency_by_dtype(checkpoint, device: str, n: int) -> dict:
+    """Chunk latency of a runner per autocast dtype (the policy node's `dtype` values), each warmed up, on
+    the same observations."""
+    from robot.parameters import DTYPES
+    from vla.runtime import PolicyRunner
+
+    out = {}
+    for dtype in DTYPES:
+        runner = PolicyRunner(checkpoint, device=device, dtype=dtype)
+        runner.warmup(3)
+        out[dtype] = summary(latency_ms(runner, np.random.default_rng(0), n))
+    return out
+
+
 def control_rate(runner, rng, steps: int, per_step_inference: bool) -> float:
     runner.reset()
     obs = observation(rng, 64)
@@ -70,16 +98,15 @@ def main() -> None:
         runner = PolicyRunner(ckpt, device=args.device)
         runner.warmup(3)
         rng = np.random.default_rng(0)
-        lat = []
-        for _ in range(n_latency):
-            runner.predict_chunk(observation(rng, 64))
-            lat.append(runner.last_latency_s * 1e3)
+        lat = latency_ms(runner, rng, n_latency)
         chunked = control_rate(runner, rng, n_steps, per_step_inference=False)
         per_step = control_rate(runner, rng, n_steps, per_step_inference=True)
+        by_dtype = latency_by_dtype(ckpt, args.device, n_latency)
     result = {
         "device": str(runner.device), "chunk_size": runner.chunk_size, "quick": args.quick,
-        "latency_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-                       "mean": float(np.mean(lat)), "n": n_latency},
+        "latency_ms": summary(lat),
+        # bfloat16/float16 autocast pays off on a GPU's tensor cores; on a CPU it may well be slower.
+        "latency_ms_by_dtype": by_dtype,
         "control_rate_hz": {"chunked": chunked, "per_step_inference": per_step},
         "ratio_chunked_vs_per_step": chunked / per_step,
     }
@@ -94,6 +121,7 @@ def main() -> None:
     plot(result, lat, RESULTS / "policy.png")
     print(f"chunk latency p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms "
           f"({result['device']})")
+    print("chunk latency p50 by dtype: " + ", ".join(f"{d} {v['p50']:.1f} ms" for d, v in by_dtype.items()))
     print(f"control rate: chunked (H={runner.chunk_size}) {chunked:.0f} Hz vs per-step inference {per_step:.0f} Hz "
           f"-> {result['ratio_chunked_vs_per_step']:.2f}x")
 
@@ -104,7 +132,7 @@ def plot(result: dict, latencies: list[float], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(13, 3.5))
     a.hist(latencies, bins=30, color="tab:blue")
     for q in ("p50", "p99"):
         a.axvline(result["latency_ms"][q], ls="--", color="k")
@@ -113,6 +141,10 @@ def plot(result: dict, latencies: list[float], path: Path) -> None:
     rates = result["control_rate_hz"]
     b.bar(["chunked", "per-step"], [rates["chunked"], rates["per_step_inference"]], color=["tab:green", "tab:gray"])
     b.set_ylabel("sustained control rate (Hz)"), b.set_title(f"{result['ratio_chunked_vs_per_step']:.1f}x with chunking")
+    by_dtype = result["latency_ms_by_dtype"]
+    c.bar(list(by_dtype), [v["p50"] for v in by_dtype.values()], yerr=[[0] * len(by_dtype),
+          [v["p99"] - v["p50"] for v in by_dtype.values()]], color="tab:purple", capsize=4)
+    c.set_ylabel("chunk latency p50 (bar) to p99 (ms)"), c.set_title(f"autocast dtype on {result['device']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -25,10 +25,15 @@ steady one here). Each sample is split into stages, timed in the same run:
 and "overhead without tick wait" = image transport + command transport (+ any slowdown of the in-node
 call over the bare one) is reported too.
 
+Chunk hand-over (issue 17): the largest command change at a chunk boundary over the median change within
+chunks (goal <= 1.5), with `chunk_handover: blend` and, beside it, today's `replace`, on a slow stand-in
+policy (100 ms a chunk) that draws a circle from the robot's joint state (`handover`).
+
 Without --checkpoint the policy is a tiny numpy stand-in (microseconds, so the figure isolates the ROS
 path); with one it is `vla.runtime.PolicyRunner` (then inference noise enters the difference). The policy
 writes a pixel of the image into the action, so each command is matched to the image that produced it.
-The node spins in `vla-policy-node`'s executor (robot.policy_node.make_executor), the peer in its own. Writes bench/results/ros_loop.{json,png}.
+The node spins in `vla-policy-node`'s executor (robot.policy_node.make_executor), the peer in its own (`PolicyGraph`).
+Writes bench/results/ros_loop.{json,png}.
 """
 
 from __future__ import annotations
@@ -75,6 +80,161 @@ def marker_of(value: float) -> int:
     return int(round(value * 255))
 
 
+class PolicyGraph:
+    """A PolicyNode around `policy` (bench settings over its defaults: no warm-up, a lax watchdog and rate
+    limit, then `params`) and a peer node playing the robot (camera and joint-state publishers, the latched
+    instruction), in one rclpy Context on a private domain. `start()` spins the node in the executor
+    `vla-policy-node` uses (or rclpy's MultiThreadedExecutor), on its own thread, and the peer in its own,
+    as a separate process would, and arms the node; `close()` stops it all."""
+
+    def __init__(self, policy, rate_hz: float, multi_threaded: bool = False, **params):
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.parameter import Parameter
+        from sensor_msgs.msg import Image, JointState
+        from std_msgs.msg import String
+
+        from robot.interfaces import (CAMERA_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC, LATCHED_QOS,
+                                      SENSOR_QOS)
+        from robot.policy_node import PolicyNode
+
+        self.ctx, self.multi_threaded = Context(), multi_threaded
+        rclpy.init(context=self.ctx, domain_id=150 + os.getpid() % 50)
+        params = {"control_rate_hz": rate_hz, "warmup": False, "stale_timeout_s": 5.0, "max_delta": 10.0, **params}
+        self.node = PolicyNode(policy=policy, context=self.ctx,
+                               parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        self.peer = rclpy.create_node("bench_peer", context=self.ctx)
+        self.image_pub = self.peer.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS)
+        self.joint_pub = self.peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
+        self.peer.create_publisher(String, INSTRUCTION_TOPIC, LATCHED_QOS).publish(String(data="bench"))
+
+    def start(self) -> None:
+        from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+        from robot.interfaces import POLICY_ARM_SERVICE
+        from robot.loop import call_arm
+        from robot.policy_node import make_executor
+
+        self.executors = [MultiThreadedExecutor(num_threads=3, context=self.ctx) if self.multi_threaded
+                          else make_executor(self.ctx), SingleThreadedExecutor(context=self.ctx)]
+        self.spinners = []
+        for executor, node, name in zip(self.executors, (self.node, self.peer), ("node", "peer")):
+            executor.add_node(node)
+            self.spinners.append(threading.Thread(target=executor.spin, name=f"bench-{name}", daemon=True))
+        self.spinners[0].start()
+        if not call_arm(self.executors[1], self.peer, POLICY_ARM_SERVICE, True):   # before the peer spins
+            raise RuntimeError("the policy node refused ~/arm")
+        self.spinners[1].start()
+
+    def close(self) -> None:
+        import rclpy
+
+        self.node.stop()
+        for executor in self.executors:
+            executor.shutdown()
+        for spinner in self.spinners:
+            spinner.join(timeout=5.0)
+        self.node.destroy_node()
+        self.peer.destroy_node()
+        rclpy.try_shutdown(context=self.ctx)
+
+
+# ---------------------------------------------------------------- chunk hand-over (issue 17, item 5)
+RADIUS, ANGLE_STEP = 0.5, 2 * np.pi / 120   # a circle in 4 s at 30 Hz: 0.026 per tick
+
+
+class CirclePolicy:
+    """Plans the next `chunk_size` points of a circle (RADIUS, ANGLE_STEP a tick, in the first two action
+    dimensions) from where the robot is, its joint state; each call takes `latency_s`, a slow model, so
+    the robot moves on while the next chunk is inferred, as on a real arm."""
+    action_dim, state_dim = 4, 4
+
+    def __init__(self, chunk_size: int, latency_s: float):
+        self.chunk_size, self.latency_s = chunk_size, latency_s
+
+    def predict_chunk(self, obs):
+        x, y = float(obs["state"][0]), float(obs["state"][1])
+        at = np.arctan2(y, x) if np.hypot(x, y) > 0.1 * RADIUS else 0.0   # before any command: from angle 0
+        time.sleep(self.latency_s)
+        angles = at + ANGLE_STEP * (1 + np.arange(self.chunk_size))
+        zeros = np.zeros(self.chunk_size)
+        return np.stack([RADIUS * np.cos(angles), RADIUS * np.sin(angles), zeros, zeros], axis=1)
+
+    def reset(self):
+        pass
+
+
+def handover(mode: str, seconds: float, rate_hz: float, chunk_size: int = 16, refill_threshold: int = 8,
+             latency_s: float = 0.1) -> dict:
+    """The policy node with `chunk_handover=mode` drives a position-controlled robot: the peer publishes,
+    at the control rate, a camera frame and a joint state equal to the last command it received (an arm
+    that reaches each command by the next tick). The policy is `CirclePolicy`: a new chunk is inferred once
+    the queue holds `refill_threshold` actions and lands ~latency_s later, while the old one still plays.
+
+    Measured on the SafetyFilter's input (the action the queue gives each tick): its output would hide a
+    jump above `max_delta` as a run of max_delta steps, and the rate limit is set out of reach here, so the
+    input is also what is published. The change of a tick is the largest change of any dimension (as
+    max_delta bounds it); boundary changes are those into the first action after a hand-over."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from robot.convert import numpy_to_image
+    from robot.interfaces import COMMAND_QOS, COMMAND_TOPIC, SIM_JOINT_NAMES
+
+    graph = PolicyGraph(CirclePolicy(chunk_size, latency_s), rate_hz, refill_threshold=refill_threshold,
+                        chunk_handover=mode)
+    node = graph.node
+    actions, handovers = record_handovers(node)
+    position = [0.0] * 4   # the robot's joints: the last command it received
+
+    def on_command(msg):
+        position[:] = list(msg.data)
+    graph.peer.create_subscription(Float64MultiArray, COMMAND_TOPIC, on_command, COMMAND_QOS)
+    graph.start()
+    image = numpy_to_image(np.zeros((64, 64, 3), np.uint8))
+    start, period = time.perf_counter(), 1.0 / rate_hz
+    for i in range(int(seconds * rate_hz)):
+        time.sleep(max(0.0, start + i * period - time.perf_counter()))
+        graph.joint_pub.publish(JointState(name=list(SIM_JOINT_NAMES), position=list(position)))
+        graph.image_pub.publish(image)
+    graph.close()
+    return handover_ratio(actions, handovers)
+
+
+def record_handovers(node) -> tuple[dict, list]:
+    """Wraps the node's filter and hand-over: {tick: the filter's input action (None: the queue was empty)}
+    and the ticks each hand-over followed (both keyed by the queue's pop count, taken under the node's lock)."""
+    actions, handovers = {}, []
+    node_filter, node_hand_over = node.safety.filter, node._hand_over
+
+    def recorded_filter(action, now, *stamps):
+        actions[node.queue.pops] = None if action is None else np.array(action, np.float64)
+        return node_filter(action, now, *stamps)
+
+    def recorded_hand_over(chunk, elapsed):
+        handovers.append(node.queue.pops)
+        node_hand_over(chunk, elapsed)
+    node.safety.filter, node._hand_over = recorded_filter, recorded_hand_over
+    return actions, handovers
+
+
+def handover_ratio(actions: dict, handovers: list) -> dict:
+    """The largest command change into a hand-over's first action / the median change within chunks."""
+    boundaries = set(handovers)
+    inside, at_boundary = [], []
+    for tick, action in actions.items():
+        before = actions.get(tick - 1)
+        if action is None or before is None:
+            continue
+        (at_boundary if tick - 1 in boundaries else inside).append(float(np.abs(action - before).max()))
+    median_inside = float(np.median(inside)) if inside else float("nan")
+    largest = max(at_boundary, default=float("nan"))
+    return {"ratio": largest / median_inside, "largest_boundary_change": largest,
+            "median_boundary_change": float(np.median(at_boundary)) if at_boundary else float("nan"),
+            "median_change_within_chunks": median_inside, "boundaries": len(at_boundary),
+            "handovers": len(handovers), "ticks": len(actions)}
+
+
 def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, multi_threaded: bool = False,
         camera: str = "steady", phase_lock_s: float | None = None, lead_s: float | None = None,
         early_publish: bool | None = None) -> dict:
@@ -83,18 +243,11 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     previous command came back (an unsynchronised camera). multi_threaded: the node spins in rclpy's
     MultiThreadedExecutor instead (comparison). phase_lock_s, lead_s, early_publish: the node's
     phase_lock_max_shift_s, phase_lock_lead_s and phase_lock_early_publish (None: its defaults)."""
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
-    from rclpy.parameter import Parameter
-    from sensor_msgs.msg import Image, JointState
-    from std_msgs.msg import Float64MultiArray, String
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
 
     from robot.convert import numpy_to_image
-    from robot.interfaces import (CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC,
-                                  LATCHED_QOS, POLICY_ARM_SERVICE, SENSOR_QOS, SIM_JOINT_NAMES)
-    from robot.loop import call_arm
-    from robot.policy_node import PolicyNode, make_executor
+    from robot.interfaces import COMMAND_QOS, COMMAND_TOPIC, SIM_JOINT_NAMES
 
     inner = None
     if checkpoint:
@@ -122,15 +275,10 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
         policy.predict_chunk(obs)
         bare.append(time.perf_counter() - t0)
 
-    ctx = Context()
-    rclpy.init(context=ctx, domain_id=150 + os.getpid() % 50)
-    node = PolicyNode(policy=policy, context=ctx, parameter_overrides=[
-        Parameter("control_rate_hz", value=rate_hz), Parameter("warmup", value=False),
-        Parameter("refill_threshold", value=1), Parameter("stale_timeout_s", value=5.0),
-        Parameter("max_delta", value=10.0)]
-        + [Parameter(name, value=v) for name, v in (("phase_lock_max_shift_s", phase_lock_s),
-                                                    ("phase_lock_lead_s", lead_s),
-                                                    ("phase_lock_early_publish", early_publish)) if v is not None])
+    graph = PolicyGraph(policy, rate_hz, multi_threaded, refill_threshold=1, **{
+        name: v for name, v in (("phase_lock_max_shift_s", phase_lock_s), ("phase_lock_lead_s", lead_s),
+                                ("phase_lock_early_publish", early_publish)) if v is not None})
+    node, peer = graph.node, graph.peer
     published: dict[int, float] = {}   # marker -> when the tick published its command
     node_publish = node.publish_command
 
@@ -140,10 +288,7 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
         node_publish(command)
     node.publish_command = timed_publish
 
-    peer = rclpy.create_node("bench_peer", context=ctx)
-    image_pub = peer.create_publisher(Image, CAMERA_TOPIC, SENSOR_QOS)
-    joint_pub = peer.create_publisher(JointState, JOINT_STATES_TOPIC, SENSOR_QOS)
-    peer.create_publisher(String, INSTRUCTION_TOPIC, LATCHED_QOS).publish(String(data="bench"))
+    image_pub, joint_pub = graph.image_pub, graph.joint_pub
     received: dict[int, float] = {}
     arrived = threading.Condition()
 
@@ -154,18 +299,7 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
                 received.setdefault(k, time.perf_counter())
                 arrived.notify_all()
     peer.create_subscription(Float64MultiArray, COMMAND_TOPIC, on_command, COMMAND_QOS)
-    # The node spins in the executor `vla-policy-node` uses, on its own thread; the peer (camera, robot)
-    # in its own executor and thread, as a separate process would.
-    executor = MultiThreadedExecutor(num_threads=3, context=ctx) if multi_threaded else make_executor(ctx)
-    executor.add_node(node)
-    peer_executor = SingleThreadedExecutor(context=ctx)
-    peer_executor.add_node(peer)
-    spinners = [threading.Thread(target=e.spin, name=f"bench-{n}", daemon=True)
-                for e, n in ((executor, "node"), (peer_executor, "peer"))]
-    spinners[0].start()
-    if not call_arm(peer_executor, peer, POLICY_ARM_SERVICE, True):
-        raise RuntimeError("the policy node refused ~/arm")
-    spinners[1].start()
+    graph.start()
 
     joints = JointState(name=list(SIM_JOINT_NAMES), position=[0.0] * 4)
     rows = []   # per matched image: sent, inference start, inference end, tick publish, receipt; bare
@@ -205,14 +339,7 @@ def run(n_images: int, rate_hz: float, checkpoint: str | None, seed: int = 0, mu
     time.sleep(4 * period)
     harvest(float("inf"))
     ticks = np.diff(np.asarray(node.tick_times))
-    node.stop()
-    for e in (executor, peer_executor):
-        e.shutdown()
-    for t in spinners:
-        t.join(timeout=5.0)
-    node.destroy_node()
-    peer.destroy_node()
-    rclpy.try_shutdown(context=ctx)
+    graph.close()
 
     t = np.asarray(rows, np.float64).reshape(-1, 6) * 1e3   # ms
     sent, start, end, pub, recv, bare_ms = t.T
@@ -284,6 +411,8 @@ def main() -> None:
     # The MultiThreadedExecutor cannot keep up with a steady 30 Hz camera and timer here (it matched 3 of
     # 60 images), so it is compared on the unsynchronised camera, which waits for each command.
     mt = run(n, a.rate, a.checkpoint, seed=3, multi_threaded=True, camera="random")
+    # Chunk hand-over (issue 17): today's `replace` beside `blend`, on the same slow circle-drawing policy.
+    handovers = {mode: handover(mode, 6.0 if a.quick else 30.0, a.rate) for mode in ("replace", "blend")}
     r["quick"] = a.quick
     keys = ("overhead_ms_p50", "overhead_ms_p99", "tick_wait_ms_p50", "overhead_without_tick_wait_ms_p50",
             "overhead_without_tick_wait_ms_p99", "jitter_ms_p50", "jitter_ms_p99", "matched")
@@ -294,6 +423,7 @@ def main() -> None:
     r["multi_threaded_executor"] = {k: mt[k] for k in keys}
     r["overhead_p50_fixed_over_locked"] = fixed["overhead_ms_p50"] / max(r["overhead_ms_p50"], 1e-9)
     r["jitter_p99_multi_over_single"] = mt["jitter_ms_p99"] / max(r["jitter_ms_p99"], 1e-9)
+    r["chunk_handover"] = handovers
     # Issue #6's goals, on the issue's quantities, for a camera at the control rate with the node's defaults.
     r["goals"] = [
         {"name": "ros overhead p50 (e2e - bare call)", "value": r["overhead_ms_p50"], "goal": 2.0, "op": "<=",
@@ -304,6 +434,10 @@ def main() -> None:
          "unit": "ms"},
         {"name": "commands matched to images", "value": r["matched"] / r["n_images"], "goal": 0.95, "op": ">=",
          "unit": "fraction"},
+        # Issue 17's: the largest command change at a chunk boundary over the median change within chunks.
+        {"name": "chunk hand-over (blend): largest boundary change / median change within chunks "
+                 f"(replace: {handovers['replace']['ratio']:.2f})", "value": handovers["blend"]["ratio"], "goal": 1.5,
+         "op": "<=", "unit": "x"},
     ]
     RESULTS.mkdir(exist_ok=True)
     plot(r, RESULTS / "ros_loop.png")
@@ -319,6 +453,9 @@ def main() -> None:
         print(f"  {name}: overhead p50 {other['overhead_ms_p50']:.2f} ms, p99 {other['overhead_ms_p99']:.2f} ms "
               f"(without tick wait p50 {other['overhead_without_tick_wait_ms_p50']:.2f} ms), "
               f"jitter p99 {other['jitter_ms_p99']:.2f} ms")
+    for mode, h in handovers.items():
+        print(f"chunk hand-over {mode}: largest boundary change / median change within chunks {h['ratio']:.2f} "
+              f"({h['boundaries']} boundaries, {h['ticks']} ticks)")
 
 if __name__ == "__main__":
     main()

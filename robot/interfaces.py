@@ -67,13 +67,16 @@ def message_class(type_name: str):
 
 
 # ---------------------------------------------------------------- QoS profiles
-QOS_PROFILES = ("SENSOR_QOS", "COMMAND_QOS", "LATCHED_QOS", "DIAGNOSTICS_QOS", "RECORDER_SENSOR_QOS", "RECORDER_QOS")
+QOS_PROFILES = ("SENSOR_QOS", "COMMAND_QOS", "LATCHED_QOS", "LIVE_QOS", "INSTRUCTION_SUBSCRIPTION_QOS",
+                "DIAGNOSTICS_QOS", "RECORDER_SENSOR_QOS", "RECORDER_QOS")
 
 
 def _build_qos_profiles() -> dict:
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
     best_effort, reliable = QoSReliabilityPolicy.BEST_EFFORT, QoSReliabilityPolicy.RELIABLE
+    latched = QoSProfile(depth=1, reliability=reliable, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+    live = QoSProfile(depth=1, reliability=reliable)
     return {
         # Camera and joint states: rclpy's sensor-data profile (best effort, keep the last 5), as camera
         # drivers publish. A late frame is worth less than the next one: resending it would only delay both.
@@ -82,7 +85,19 @@ def _build_qos_profiles() -> dict:
         # final safe command), so a lost one is resent rather than dropped.
         "COMMAND_QOS": QoSProfile(depth=10, reliability=reliable),
         # Instruction and episode index are published rarely: late joiners must still get the last one.
-        "LATCHED_QOS": QoSProfile(depth=1, reliability=reliable, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL),
+        "LATCHED_QOS": latched,
+        # The same, volatile: it matches volatile and transient-local publishers alike, but a message
+        # published before it joined never reaches it.
+        "LIVE_QOS": live,
+        # The instruction is subscribed twice, so that `ros2 topic pub` or any default-QoS publisher works
+        # as well as a latched one. DDS matches a reader only with writers whose durability is at least
+        # its own: a transient-local reader refuses a volatile writer (incompatible QoS, nothing arrives),
+        # a volatile reader never gets the latched sample a late joiner needs. rclpy's best-available QoS
+        # does not help: it fixes its policies once, from the publishers discovered when the subscription
+        # is made (made before any, it matched neither kind of publisher here: rclpy 9.1, Fast DDS). Both
+        # readers are reliable (a best-effort publisher is still refused: an instruction must not be lost).
+        # A latched publisher's messages reach both: the copies are the same words, so taking both is harmless.
+        "INSTRUCTION_SUBSCRIPTION_QOS": (latched, live),
         # /diagnostics: rclpy's default profile (reliable, volatile, keep 10), as diagnostic tools subscribe.
         "DIAGNOSTICS_QOS": QoSProfile(depth=10),
         # vla-record: best effort for the sensors (a reliable reader would not match a best-effort camera),

@@ -4,7 +4,8 @@ A table is name -> (default, description, (low, high) or None), one per node, so
 its `--help` and its params file (launch/params/*.yaml) name the same things. The policy node's safety
 limits are the `SafetyConfig` fields of the same names (robot/safety.py): `policy_parameters` builds that
 config from them and lets it judge them, and checks here only what is the node's own (command type,
-joints, phase lock). Pure Python (rclpy only inside `declare_parameters`): the rules test without ROS.
+joints, chunk hand-over, dtype, phase lock). Pure Python (rclpy only inside `declare_parameters`, no torch):
+the rules test without ROS.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from robot.safety import STALE_MODES, SafetyConfig
 OUTPUT_TYPES = tuple(COMMAND_TYPES)
 SAFETY_PARAMETERS = tuple(f.name for f in dataclasses.fields(SafetyConfig))
 _SAFETY_DEFAULTS = SafetyConfig()
+# How a fresh chunk takes over the action queue: the vla.runtime ActionQueue method of the same name.
+CHUNK_HANDOVERS = ("replace", "blend")
+# PolicyRunner's autocast dtypes, by the names torch gives them (it also takes bf16/fp16; tested to agree).
+DTYPES = ("float32", "bfloat16", "float16")
 
 # Declared by the policy node and printed by `vla-policy-node --help`. rclpy enforces the ranges;
 # `policy_parameters` checks the rest.
 POLICY_PARAMETERS = {
     "checkpoint": ("", "VLA checkpoint directory (vla.runtime.PolicyRunner); required unless a policy is injected", None),
     "device": ("auto", "torch device: auto, cpu, cuda, cuda:N", None),
+    "dtype": ("float32", f"inference autocast dtype, one of {DTYPES} (bfloat16/float16: for a GPU)", None),
+    "compile": (False, "torch.compile the backbone; the warm-up (required) compiles it before ~/arm is accepted",
+                None),
     "control_rate_hz": (30.0, "command publish rate", (0.5, 1000.0)),
     "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
     "action_dim": (_SAFETY_DEFAULTS.action_dim, "action dimensions", (1, 64)),
@@ -38,6 +46,9 @@ POLICY_PARAMETERS = {
     "instruction": ("", "task instruction used until one arrives on the instruction topic", None),
     "refill_threshold": (0, "infer a new chunk when the queue holds at most this many actions",
                          (0, 1000)),
+    "chunk_handover": ("replace", f"how a chunk inferred while the last one plays takes over, one of {CHUNK_HANDOVERS}: "
+                       "blend skips its actions for ticks spent inferring and cross-fades the old chunk into it",
+                       None),
     "warmup": (True, "run dummy inferences before accepting ~/arm", None),
     "phase_lock_max_shift_s": (0.001, "largest nudge of one tick interval to phase-lock ticks just after fresh "
                                "chunks (robot/phase.py); 0 keeps a fixed period", (0.0, 0.01)),
@@ -89,7 +100,18 @@ def _node_problems(p: dict) -> list[str]:
         problems.append(f"output_type={p['output_type']!r} must be one of {OUTPUT_TYPES}")
     if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
         problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
-    return problems + _phase_lock_problems(p)
+    return problems + _inference_problems(p) + _phase_lock_problems(p)
+
+
+def _inference_problems(p: dict) -> list[str]:
+    problems = []
+    if p["chunk_handover"] not in CHUNK_HANDOVERS:
+        problems.append(f"chunk_handover={p['chunk_handover']!r} must be one of {CHUNK_HANDOVERS}")
+    if p["dtype"] not in DTYPES:
+        problems.append(f"dtype={p['dtype']!r} must be one of {DTYPES}")
+    if p["compile"] and not p["warmup"]:   # else the first inference after ~/arm compiles: tens of seconds
+        problems.append("compile=true needs warmup=true, so the backbone compiles before the node can be armed")
+    return problems
 
 
 def _phase_lock_problems(p: dict) -> list[str]:

@@ -3,10 +3,12 @@
 Threads: DDS callbacks only convert and store the latest message (under a lock); an inference thread
 fills an action-chunk queue from the latest observation; a control timer in its own callback group pops
 one action per tick at `control_rate_hz`, passes it through `SafetyFilter` and publishes, so control never
-waits on the model. The timer is phase-locked to the chunks (robot/phase.py): each interval may be nudged
-by up to `phase_lock_max_shift_s` so ticks fall `phase_lock_lead_s` after a steady camera's chunks land,
-instead of up to a period later, and a chunk that lands within that lead publishes its tick at once (a
-guard condition in the timer's callback group). Topic names and QoS: robot/interfaces.py; parameters and
+waits on the model. A chunk inferred while the last one still plays (`refill_threshold` > 0) takes over
+the queue as `chunk_handover` says: `replace`, or `blend` (vla.runtime.ActionQueue.blend: no step back).
+The timer is phase-locked to the chunks (robot/phase.py): each interval may be nudged by up to
+`phase_lock_max_shift_s` so ticks fall `phase_lock_lead_s` after a steady camera's chunks land, instead of
+up to a period later, and a chunk that lands within that lead publishes its tick at once (a guard
+condition in the timer's callback group). Topic names and QoS: robot/interfaces.py; parameters and
 their validation: robot/parameters.py.
 
 Disarm (`~/arm` false) and e-stop: one safe command, then silence (a forward command controller repeats
@@ -38,9 +40,9 @@ from std_srvs.srv import SetBool
 
 from robot.convert import ConversionError, image_to_numpy, joint_state_to_numpy, numpy_to_command
 from robot.interfaces import (ARM_SERVICE, CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, COMMAND_TYPES,
-                              DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EPISODE_TOPIC, ESTOP_TOPIC, INSTRUCTION_TOPIC,
-                              JOINT_STATES_TOPIC, LATCHED_QOS, POLICY_ARM_SERVICE, POLICY_NODE, SENSOR_QOS,
-                              message_class)
+                              DIAGNOSTICS_QOS, DIAGNOSTICS_TOPIC, EPISODE_TOPIC, ESTOP_TOPIC,
+                              INSTRUCTION_SUBSCRIPTION_QOS, INSTRUCTION_TOPIC, JOINT_STATES_TOPIC, LATCHED_QOS,
+                              POLICY_ARM_SERVICE, POLICY_NODE, SENSOR_QOS, message_class)
 from robot.parameters import POLICY_PARAMETERS, declare_parameters, policy_parameters, safety_config
 from robot.phase import PhaseLock
 from robot.safety import SafetyFilter
@@ -79,8 +81,7 @@ class PolicyNode(Node):
 
         self._connect()
         self._start_control()
-        if self.p["warmup"] and hasattr(self.policy, "warmup"):
-            self.policy.warmup()
+        self._warm_up()
         self.ready = True
         self.worker = threading.Thread(target=self._inference_loop, name="vla-inference", daemon=True)
         self.worker.start()
@@ -92,7 +93,8 @@ class PolicyNode(Node):
         sensors = MutuallyExclusiveCallbackGroup()
         self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS, callback_group=sensors)
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joints, SENSOR_QOS, callback_group=sensors)
-        self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, LATCHED_QOS, callback_group=sensors)
+        for qos in INSTRUCTION_SUBSCRIPTION_QOS:   # latched and volatile publishers alike (robot/interfaces.py)
+            self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, qos, callback_group=sensors)
         self.create_subscription(Int32, EPISODE_TOPIC, self._on_episode, LATCHED_QOS, callback_group=sensors)
         self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, COMMAND_QOS, callback_group=sensors)
         self.create_service(SetBool, ARM_SERVICE, self._on_arm, callback_group=sensors)
@@ -119,7 +121,18 @@ class PolicyNode(Node):
         if not self.p["checkpoint"]:
             raise ValueError(f"parameter 'checkpoint' is empty (node {self.get_name()}): pass -p checkpoint:=DIR")
         from vla.runtime import PolicyRunner
-        return PolicyRunner(self.p["checkpoint"], device=self.p["device"])
+        return PolicyRunner(self.p["checkpoint"], device=self.p["device"], dtype=self.p["dtype"],
+                            compile=self.p["compile"])
+
+    def _warm_up(self) -> None:
+        """Dummy inferences before the node is ready (~/arm is refused until then): kernel selection and,
+        with `compile`, the backbone's compilation happen here, not on the robot's first command."""
+        if not (self.p["warmup"] and hasattr(self.policy, "warmup")):
+            return
+        t0 = time.perf_counter()
+        self.policy.warmup()
+        self.get_logger().info(f"warm-up took {time.perf_counter() - t0:.1f} s "
+                               f"(dtype={self.p['dtype']}, compile={self.p['compile']})")
 
     # ---------------------------------------------------------------- callbacks: convert and store
     def _bad(self, kind: str, err: Exception) -> None:
@@ -145,6 +158,8 @@ class PolicyNode(Node):
             self.state, self.state_stamp = state, time.monotonic()
 
     def _on_instruction(self, msg: String) -> None:
+        """From either instruction subscription. A latched publisher's message reaches both, the same words
+        twice; each keeps only its latest (depth 1), so once both are read the newest instruction is in use."""
         if not msg.data.strip():
             return self._bad("instruction", ValueError("empty instruction"))
         with self.lock:
@@ -200,7 +215,7 @@ class PolicyNode(Node):
                 if not want:
                     continue
                 obs = {"image": self.image, "state": self.state, "instruction": self.instruction}
-                last_seq = self.image_seq
+                last_seq, pops_at_observation = self.image_seq, self.queue.pops
             t0 = time.perf_counter()
             try:
                 chunk = np.asarray(self.policy.predict_chunk(obs), np.float64).reshape(-1, self.p["action_dim"])
@@ -209,8 +224,7 @@ class PolicyNode(Node):
                 continue
             self.latencies.append(time.perf_counter() - t0)
             with self.lock:
-                self.queue.clear()
-                self.queue.extend(chunk)
+                self._hand_over(chunk, elapsed=self.queue.pops - pops_at_observation)
                 until_tick = self.control_timer.time_until_next_call()
                 due = until_tick is not None and self.phase.chunk_ready(until_tick)
                 early = due and self.p["phase_lock_early_publish"]
@@ -218,6 +232,13 @@ class PolicyNode(Node):
                     self._early_asked = True
             if early:
                 self.chunk_due.trigger()
+
+    def _hand_over(self, chunk: np.ndarray, elapsed: int) -> None:
+        """A fresh chunk takes over the queue (`elapsed`: ticks since its observation). Under `lock`."""
+        if self.p["chunk_handover"] == "blend":
+            self.queue.blend(chunk, elapsed)
+        else:
+            self.queue.replace(chunk)
 
     # ---------------------------------------------------------------- control tick
     def _on_tick(self) -> None:

@@ -196,15 +196,19 @@ class ReceiveOrder:
 
 def live_subscriptions(node, order: ReceiveOrder) -> None:
     """The recorded topics on `node`, each message into `order`, in the recorder's QoS (robot/interfaces.py):
-    sensors best effort to match camera drivers, the rest reliable (latched where published so), all deep."""
+    sensors best effort to match camera drivers, the rest reliable (latched where published so), all deep;
+    the instruction twice, as the policy node takes it, from latched and volatile publishers alike (a latched
+    publisher's message then arrives twice: the same words, set twice)."""
     from functools import partial
 
-    from robot.interfaces import LATCHED_QOS, RECORDER_QOS, RECORDER_SENSOR_QOS
+    from robot.interfaces import INSTRUCTION_SUBSCRIPTION_QOS, LATCHED_QOS, RECORDER_QOS, RECORDER_SENSOR_QOS
 
-    qos = {CAMERA_TOPIC: RECORDER_SENSOR_QOS, JOINT_STATES_TOPIC: RECORDER_SENSOR_QOS, COMMAND_TOPIC: RECORDER_QOS,
-           INSTRUCTION_TOPIC: LATCHED_QOS, EPISODE_TOPIC: LATCHED_QOS, SUCCESS_TOPIC: RECORDER_QOS}
+    qos = {CAMERA_TOPIC: (RECORDER_SENSOR_QOS,), JOINT_STATES_TOPIC: (RECORDER_SENSOR_QOS,),
+           COMMAND_TOPIC: (RECORDER_QOS,), INSTRUCTION_TOPIC: INSTRUCTION_SUBSCRIPTION_QOS,
+           EPISODE_TOPIC: (LATCHED_QOS,), SUCCESS_TOPIC: (RECORDER_QOS,)}
     for topic in RECORDED_TOPICS:
-        node.create_subscription(message_class(MESSAGE_TYPES[topic]), topic, partial(order.add, topic), qos[topic])
+        for profile in qos[topic]:
+            node.create_subscription(message_class(MESSAGE_TYPES[topic]), topic, partial(order.add, topic), profile)
 
 
 def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0,

@@ -123,7 +123,10 @@ def harness(ros_context):
     made = []
 
     def make(policy=None, **params):
-        h = Harness(ros_context, policy or ConstantPolicy([[0.1, 0.1, 0.1, 0.1]]), **params)
+        """A harness around `policy`; with neither a policy nor a checkpoint, a constant 0.1 policy."""
+        if policy is None and "checkpoint" not in params:
+            policy = ConstantPolicy([[0.1, 0.1, 0.1, 0.1]])
+        h = Harness(ros_context, policy, **params)
         made.append(h)
         return h
 

@@ -6,7 +6,7 @@ from array import array
 
 import pytest
 
-from robot.parameters import POLICY_PARAMETERS, SAFETY_PARAMETERS, policy_parameters, safety_config
+from robot.parameters import DTYPES, POLICY_PARAMETERS, SAFETY_PARAMETERS, policy_parameters, safety_config
 from robot.safety import SafetyConfig
 
 
@@ -31,7 +31,10 @@ def test_arrays_come_back_as_lists():
     ({"action_low": [-1.0, -1.0]}, "action_low"), ({"action_low": [2.0] * 4}, "action_low"),
     ({"action_dim": 6}, "action_low needs 6 values"), ({"joint_names": ["a", "b"]}, "joint_names"),
     ({"phase_lock_max_shift_s": 0.005}, r"phase_lock_max_shift_s \+ 2 \* phase_lock_lead_s"),
-    ({"phase_lock_max_shift_s": 0.004, "phase_lock_early_publish": False}, r"phase_lock_max_shift_s = 4.00 ms")])
+    ({"phase_lock_max_shift_s": 0.004, "phase_lock_early_publish": False}, r"phase_lock_max_shift_s = 4.00 ms"),
+    ({"chunk_handover": "ensemble"}, r"chunk_handover='ensemble' must be one of \('replace', 'blend'\)"),
+    ({"dtype": "fp8"}, r"dtype='fp8' must be one of \('float32', 'bfloat16', 'float16'\)$"),
+    ({"compile": True, "warmup": False}, "compile=true needs warmup=true")])
 def test_bad_values_refused_naming_the_parameter(changes, word):
     with pytest.raises(ValueError, match=f"^vla_policy: invalid parameters: .*{word}"):
         policy_parameters(declared(**changes), "vla_policy")
@@ -45,3 +48,9 @@ def test_every_bad_parameter_is_named_in_one_error():
 
 def test_with_the_phase_lock_off_the_lead_is_free():
     policy_parameters(declared(phase_lock_max_shift_s=0.0, phase_lock_lead_s=0.05), "vla_policy")
+
+
+def test_the_node_dtypes_are_policy_runner_dtypes():
+    """robot/parameters.py names them without importing torch; PolicyRunner must take every one."""
+    from vla.runtime.runner import DTYPES as RUNNER_DTYPES
+    assert set(DTYPES) <= set(RUNNER_DTYPES)

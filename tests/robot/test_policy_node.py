@@ -128,7 +128,9 @@ def test_failing_policy_is_survived_and_watchdog_holds(harness):
     ({"joint_names": ["a", "b"]}, "joint_names"), ({"action_dim": 6, "action_low": [-1.0] * 6,
                                                     "action_high": [1.0] * 6}, "action_dim"),
     ({"phase_lock_max_shift_s": 0.005}, r"phase_lock_max_shift_s \+ 2 \* phase_lock_lead_s"),
-    ({"phase_lock_max_shift_s": 0.004, "phase_lock_early_publish": False}, r"phase_lock_max_shift_s = 4.00 ms")])
+    ({"phase_lock_max_shift_s": 0.004, "phase_lock_early_publish": False}, r"phase_lock_max_shift_s = 4.00 ms"),
+    ({"dtype": "fp8"}, "dtype='fp8' must be one of"), ({"chunk_handover": "ensemble"}, "chunk_handover"),
+    ({"compile": True, "warmup": False}, "compile=true needs warmup=true")])
 def test_invalid_parameters_refused_naming_the_parameter(ros_context, params, word):
     from robot.policy_node import PolicyNode
     with pytest.raises(ValueError, match=word):
@@ -235,3 +237,99 @@ def test_phase_lock_publishes_a_steady_cameras_chunks_sooner_than_a_fixed_timer(
             assert np.median(np.abs(ticks - 1 / 30)) < 0.002   # still a 30 Hz controller
     assert medians["locked"] < 0.5 * medians["fixed"], medians
     assert medians["early"] < medians["locked"] - 0.5 * h.node.p["phase_lock_lead_s"] * 1e3, medians
+
+
+def test_device_dtype_and_compile_reach_the_policy_runner_and_warm_up_comes_first(ros_context, monkeypatch):
+    """The node's parameters build the PolicyRunner; its warm-up (which compiles, with `compile`) runs once,
+    before the inference thread starts and the node reports ready for ~/arm."""
+    import threading
+
+    import vla.runtime
+
+    from robot.policy_node import PolicyNode
+    made, warmups = [], []
+
+    class Runner(ConstantPolicy):
+        def __init__(self, checkpoint, **kwargs):
+            super().__init__()
+            made.append((checkpoint, kwargs))
+
+        def warmup(self):
+            warmups.append(any(t.name == "vla-inference" for t in threading.enumerate()))
+
+    monkeypatch.setattr(vla.runtime, "PolicyRunner", Runner)
+    node = PolicyNode(context=ros_context, parameter_overrides=[
+        Parameter("checkpoint", value="ckpt"), Parameter("device", value="cpu"),
+        Parameter("dtype", value="bfloat16"), Parameter("compile", value=True)])
+    try:
+        assert made == [("ckpt", {"device": "cpu", "dtype": "bfloat16", "compile": True})]
+        assert warmups == [False] and node.ready
+    finally:
+        node.stop()
+        node.destroy_node()
+
+
+def test_a_bfloat16_node_commands_finite_actions(harness, tmp_path_factory):
+    """A real checkpoint under bf16 autocast on CPU, through the node: finite commands of action_dim."""
+    import sys
+    from pathlib import Path
+
+    import torch
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
+    from policy_support import finetuned_fixture
+
+    h = harness(checkpoint=str(finetuned_fixture(tmp_path_factory)), device="cpu", dtype="bfloat16",
+                stale_timeout_s=5.0)
+    assert h.node.policy.autocast_dtype is torch.bfloat16
+    assert h.arm(True)
+    assert h.spin(60.0, until=lambda: len(h.node.latencies) >= 2 and len(h.commands) >= 3)
+    h.spin(0.2)
+    values = h.values()
+    assert values.shape[1] == 4 and np.all(np.isfinite(values)) and np.any(values != 0.0)
+
+
+STEP = 0.01   # the path's change per tick
+
+
+class PathPolicy:
+    """Plans a straight path, one STEP a tick, from where the robot is (a robot that reaches each command at
+    once: its position is the node's last command); each call takes 4 ticks (a slow model), so the robot
+    moves on between the observation and the chunk."""
+    action_dim, state_dim, chunk_size = 4, 4, 12
+
+    def __init__(self):
+        self.node = None
+        self.calls = 0
+
+    def predict_chunk(self, obs):
+        last = self.node.safety.last_command
+        at = -0.9 if last is None or last[0] == 0.0 else last[0]   # 0: the safe zero before the first chunk
+        time.sleep(4 / 30)
+        self.calls += 1
+        x = at + STEP * (1 + np.arange(self.chunk_size))
+        return np.stack([x, np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)], axis=1)
+
+    def reset(self):
+        pass
+
+
+def _path_commands(harness, mode: str) -> np.ndarray:
+    policy = PathPolicy()
+    h = harness(policy, chunk_handover=mode, refill_threshold=7, stale_timeout_s=5.0, max_delta=1.0)
+    policy.node = h.node
+    assert h.arm(True)
+    assert h.spin(30.0, until=lambda: policy.calls >= 8)
+    x = h.values()[:, 0]
+    live = x[np.flatnonzero(x != 0.0)[0]:]   # from the first policy command (ticks before it send zero)
+    assert np.all(live != 0.0), "the queue ran dry: the test needs the old chunk still playing at each hand-over"
+    return np.diff(live)
+
+
+def test_blend_handover_stays_on_the_path_where_replace_steps_back(harness):
+    """The policy always plans the same path, so the commands should just follow it. `replace` plays each
+    new chunk from its first action, planned for a tick already gone: the command steps back. `blend`
+    drops those actions and cross-fades: every step is forward and about one path step."""
+    replace = _path_commands(harness, "replace")
+    assert replace.min() < -STEP / 2, f"replace never stepped back: {replace.min():.3f}"
+    blend = _path_commands(harness, "blend")
+    assert blend.min() > -1e-9 and blend.max() <= 1.5 * STEP + 1e-9, (blend.min(), blend.max())

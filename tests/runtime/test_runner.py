@@ -88,3 +88,41 @@ def test_temporal_ensembler_averages_overlapping_predictions():
     assert ens.update(np.array([[1.0], [3.0]])).tolist() == [1.0]
     # step 1 was predicted as 3 by the first chunk and 5 by the second: equal weights -> 4
     assert ens.update(np.array([[5.0], [7.0]])).tolist() == [4.0]
+
+
+@pytest.mark.parametrize("dtype, torch_dtype", [("bfloat16", torch.bfloat16), ("float16", torch.float16)])
+def test_reduced_precision_runs_on_cpu_with_finite_actions(runner, finetuned_dir, frames, dtype, torch_dtype):
+    """The dtype plumbing, on CPU: autocast in the given dtype, float32 actions of the same shape, close to
+    float32's (the tiny policy's actions are O(1); bf16 keeps ~3 significant digits)."""
+    low = PolicyRunner(finetuned_dir, device="cpu", dtype=dtype)
+    assert low.autocast_dtype is torch_dtype
+    obs = _obs(frames, 2)
+    chunk, reference = low.predict_chunk(obs), runner.predict_chunk(obs)
+    assert chunk.dtype == np.float32 and chunk.shape == (low.chunk_size, low.action_dim)
+    assert np.all(np.isfinite(chunk))
+    np.testing.assert_allclose(chunk, reference, atol=0.1 * (np.abs(reference).max() + 1.0))
+
+
+def test_a_bad_dtype_is_one_clear_error(finetuned_dir):
+    with pytest.raises(ValueError, match=r"^PolicyRunner dtype must be one of \[.*'bfloat16'.*\] or None, got 'fp8'$"):
+        PolicyRunner(finetuned_dir, device="cpu", dtype="fp8")
+
+
+@pytest.mark.slow
+def test_warmup_compiles_for_any_instruction_and_image(finetuned_dir, frames):
+    """With compile, warm-up sees two instruction lengths, so torch.compile makes the text length dynamic
+    there: real observations with other instructions, images at other sizes, or an image that is a view in
+    another memory layout (the dataset's is channels-first underneath) compile nothing (on CPU the first
+    real one took 15 s)."""
+    from torch._dynamo.utils import counters
+
+    compiled = PolicyRunner(finetuned_dir, device="cpu", dtype="bfloat16", compile=True)
+    compiled.warmup()
+    graphs = counters["stats"]["unique_graphs"]
+    own = compiled.policy.config.image_size
+    images = [_obs(frames, 1)["image"], np.full((3 * own, 3 * own, 3), 90, np.uint8),
+              np.full((own + 8, own + 8, 3), 90, np.uint8)]
+    for image, instruction in zip(images, ("push the puck to the goal and stop there", "reach", "open the drawer")):
+        chunk = compiled.predict_chunk(dict(_obs(frames, 1), image=image, instruction=instruction))
+        assert np.all(np.isfinite(chunk)) and chunk.shape == (compiled.chunk_size, compiled.action_dim)
+    assert counters["stats"]["unique_graphs"] == graphs, "a real observation compiled again"

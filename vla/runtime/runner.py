@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
           "fp32": None, "float32": None, None: None}
+WARMUP_INSTRUCTIONS = ("warm up", "warm up the policy before the robot moves")   # two text lengths
 
 
 @runtime_checkable
@@ -76,8 +77,10 @@ class PolicyRunner:
         """(chunk_size, action_dim) float32 actions in robot units for one observation."""
         self._check(obs)
         t0 = time.perf_counter()
-        batch = {"image": np.asarray(obs["image"])[None], "state": np.asarray(obs["state"], np.float32)[None],
-                 "instruction": [obs["instruction"]]}
+        # A C-contiguous image, whatever view it came as (a padded camera row, a channels-first store): the
+        # backbone then always gets one memory layout, and a compiled one is not recompiled for another.
+        batch = {"image": np.ascontiguousarray(obs["image"])[None],
+                 "state": np.asarray(obs["state"], np.float32)[None], "instruction": [obs["instruction"]]}
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             chunk = self.policy.predict_action_chunk(batch)[0]
         out = chunk.float().cpu().numpy().astype(np.float32)
@@ -98,10 +101,13 @@ class PolicyRunner:
             self.ensembler.reset()
 
     def warmup(self, n: int = 2, image_size: int | None = None) -> None:
-        """Run dummy inferences so kernel selection / compilation happens before the robot is live."""
+        """Run dummy inferences so kernel selection / compilation happens before the robot is live.
+
+        The instructions alternate between two lengths: with `compile`, the second length recompiles the
+        backbone with the text length dynamic, so a real instruction of any length compiles nothing more
+        (with one length, the first real instruction took 15 s to compile on CPU)."""
         size = image_size or self.policy.config.image_size
-        obs = {"image": np.zeros((size, size, 3), np.uint8), "state": np.zeros(self.state_dim, np.float32),
-               "instruction": "warm up"}
-        for _ in range(n):
-            self.predict_chunk(obs)
+        obs = {"image": np.zeros((size, size, 3), np.uint8), "state": np.zeros(self.state_dim, np.float32)}
+        for i in range(n):
+            self.predict_chunk(dict(obs, instruction=WARMUP_INSTRUCTIONS[i % 2]))
         self.reset()
