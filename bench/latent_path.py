@@ -120,10 +120,9 @@ def main() -> int:
                       f"{p['diff_with_minus_without']['ci95'][0]:+.2f} to {p['diff_with_minus_without']['ci95'][1]:+.2f})",
               "value": p["diff_with_minus_without"]["diff"], "goal": 0.0, "op": ">=", "unit": ""}
              for arm, points in comparison.items() for d, p in points.items()]
-    strip = ("outcomes", "per_task", "run_dir", "label")
+    strip = ("per_task", "run_dir", "label")   # the outcomes stay: every statistic is recomputed from them
     record = {"comparison": comparison, "goals": goals, "overrides": overrides,
-              "rows_with": [{k: v for k, v in r.items() if k not in strip} | {"outcomes": r["outcomes"]}
-                            for r in reads_rows],
+              "rows_with": [{k: v for k, v in r.items() if k not in strip} for r in reads_rows],
               "minutes": None if args.collect else (time.perf_counter() - t0) / 60, "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latent_path.json").write_text(json.dumps(record, indent=2))
