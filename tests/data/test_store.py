@@ -48,7 +48,7 @@ def test_video_writer_writes_what_zarr_would(tmp_path, n_frames):
     assert written.metadata.to_dict() == reference.metadata.to_dict()
     np.testing.assert_array_equal(written[:], frames)
     assert written.nchunks_initialized == -(-n_frames // 32)
-    assert FrameStore(url).attrs("vid") == {"fps": 10.0, COMPLETE: True}
+    assert FrameStore(url).attrs("vid") == {"fps": 10.0, "n_frames": n_frames, COMPLETE: True}  # counted by the writer
 
 
 def test_a_video_stopped_mid_write_is_not_a_video_and_is_redone(tmp_path):

@@ -1,4 +1,5 @@
-"""Stage 2 (latent pretraining) then stage 3 (LoRA action finetuning) under `accelerate launch`, 2 CPU processes."""
+"""Every model under `accelerate launch`, 2 CPU processes: the LAM, the IDM, stage 2 (latent pretraining) and
+stage 3 (LoRA action finetuning), through the one training loop (vla.core.training)."""
 
 import json
 import subprocess
@@ -12,9 +13,11 @@ from vla.data.metaworld_env import MetaWorldTask, task_instruction
 from vla.policy.modeling import VLAPolicy
 
 DRIVER = Path(__file__).with_name("train_stages.py")
-TINY_RUN = [f"{stage}.train.{k}={v}" for stage in ("pretrain", "finetune")
+TINY_RUN = [f"{stage}.train.{k}={v}" for stage in ("lam", "idm", "pretrain", "finetune")
             for k, v in (("steps", 2), ("batch_size", 2), ("warmup_steps", 1), ("eval_every", 2), ("ckpt_every", 2),
-                         ("device", "cpu"))]
+                         ("device", "cpu"))] + ["lam.train.vq_warmup=1", "lam.train.vq_init_batches=1",
+                                                "lam.train.eval_batches=1", "lam.train.eval_fraction=0.5"]
+MODELS = ("lam", "idm", "pretrain", "finetune")
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +49,7 @@ def stages_run(latent_store, ddp_dataset, tmp_path_factory) -> tuple[Path, list[
     return root, [json.loads((root / f"rank{r}.json").read_text()) for r in range(2)]
 
 
-def test_both_stages_ran_as_one_two_process_ddp_group(stages_run):
+def test_every_model_trained_as_one_two_process_ddp_group(stages_run):
     _, ranks = stages_run
     assert [r["world_size"] for r in ranks] == [2, 2]
     assert all(r["distributed_type"].endswith("MULTI_CPU") for r in ranks)
@@ -55,8 +58,21 @@ def test_both_stages_ran_as_one_two_process_ddp_group(stages_run):
 def test_replicas_stay_identical_after_training(stages_run):
     _, ranks = stages_run
     # Each rank draws different batches: equal weights at the end mean DDP averaged every gradient.
-    assert len(ranks[0]["digests"]) == 2
-    assert ranks[0]["digests"] == ranks[1]["digests"]
+    assert len(ranks[0]["digests"]) == len(MODELS)
+    for model, rank0, rank1 in zip(MODELS, ranks[0]["digests"], ranks[1]["digests"]):
+        assert rank0 == rank1, f"{model}: the replicas diverged"
+
+
+def test_lam_and_idm_checkpoints_load(stages_run):
+    from vla.idm.modeling import InverseDynamicsModel
+    from vla.lam.modeling import LatentActionModel
+
+    root, _ = stages_run
+    lam = LatentActionModel.from_pretrained(root / "lam" / "model")
+    assert bool(lam.vq.initialised)  # the k-means init ran (after vq_warmup=1) on both ranks alike
+    assert json.loads((root / "lam" / "diagnostics.json").read_text())["history"][-1]["step"] == 2
+    InverseDynamicsModel.from_pretrained(root / "idm" / "model")
+    assert json.loads((root / "idm" / "metrics.json").read_text())["history"][-1]["step"] == 2
 
 
 def test_stage2_checkpoint_loads(stages_run):

@@ -1,4 +1,5 @@
-"""Driver for `accelerate launch` in the distributed tests: stage 2 then stage 3, as vla-pretrain/vla-finetune run them.
+"""Driver for `accelerate launch` in the distributed tests: every model the stack trains (LAM, IDM, stage 2, stage 3),
+as vla-lam / vla-idm / vla-pretrain / vla-finetune run them.
 
 It composes the Hydra config from `key=value` overrides and calls the same entry points as the console
 scripts (vla.pipeline.stages). Every rank then writes a digest of its trained weights, so the test can
@@ -14,10 +15,12 @@ from pathlib import Path
 import torch
 from accelerate import PartialState
 
+import vla.idm.train
+import vla.lam.train
 import vla.policy.finetune
 import vla.policy.pretrain
 from vla.core.config import load_config, setup_logging
-from vla.pipeline.stages import run_finetune, run_pretrain
+from vla.pipeline.stages import run_finetune, run_idm, run_lam, run_pretrain
 
 
 def weights_digest(module: torch.nn.Module) -> str:
@@ -28,12 +31,12 @@ def weights_digest(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def record_trained_policies(module, trained: list):
+def record_trained_models(module, trained: list):
     loop = module.train_loop
 
-    def recording_loop(policy, *a, **kw):
-        trained.append(policy)
-        return loop(policy, *a, **kw)
+    def recording_loop(model, *a, **kw):
+        trained.append(model)
+        return loop(model, *a, **kw)
 
     module.train_loop = recording_loop
 
@@ -42,8 +45,10 @@ def main():
     setup_logging()
     cfg = load_config(sys.argv[1:])
     trained: list = []
-    record_trained_policies(vla.policy.pretrain, trained)
-    record_trained_policies(vla.policy.finetune, trained)
+    for module in (vla.lam.train, vla.idm.train, vla.policy.pretrain, vla.policy.finetune):
+        record_trained_models(module, trained)
+    run_lam(cfg)
+    run_idm(cfg)
     run_pretrain(cfg)
     run_finetune(cfg)
     state = PartialState()

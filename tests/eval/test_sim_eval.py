@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint, evaluate_policy, wilson_interval
-from vla.data.metaworld_env import MetaWorldTask
 
 
 def test_wilson_interval_known_values():

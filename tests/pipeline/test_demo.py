@@ -39,7 +39,7 @@ def test_every_report_artefact_exists_and_is_non_trivial(demo_run):
             assert im.size[0] > 100 and im.size[1] > 100
             assert len(set(im.convert("L").getdata())) > 10  # a drawn plot, not a blank canvas
     summary = json.loads((report.parent / "summary.json").read_text())
-    assert summary["lam"]["perplexity"] >= 1.0 and "probe_r2_shuffled" in summary["lam"]
+    assert summary["lam"]["eval_perplexity"] >= 1.0 and "probe_r2_shuffled" in summary["lam"]
     assert summary["eval"]["n"] >= 1 and 0.0 <= summary["eval"]["success_rate"] <= 1.0
     assert summary["ros"]["episodes"] >= 1 and summary["ros"]["command_rate_hz"] > 0
     assert (report.parent / "report.html").read_text().count("<img") == 8

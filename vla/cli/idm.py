@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vla.core.command import Command, run_main, split_subcommand
-from vla.core.config import cli_config, save_config, setup_logging, to_dataclass
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-idm",
@@ -26,12 +26,10 @@ COMMAND = Command(
 
 
 def train(cfg) -> None:
-    from vla.idm.configuration import IDMConfig
-    from vla.idm.train import IDMTrainConfig, train as run
+    from vla.pipeline.stages import run_idm
 
     save_config(cfg, cfg.idm.out)
-    m = run(to_dataclass(IDMConfig, cfg.idm.model), to_dataclass(IDMTrainConfig, cfg.idm.train),
-            cfg.idm.teleop, cfg.idm.out, resume=cfg.get("resume", False), lam_diagnostics=cfg.idm.lam_diagnostics)
+    m = run_idm(cfg)
     print(f"vla-idm train: {m['model']}  held-out R2={m['eval_r2']:.3f} (untrained {m['untrained_eval_r2']:.3f})"
           + (f"  LAM probe {m['lam_probe']}" if "lam_probe" in m else ""))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from vla.core.command import Command, run_main, split_subcommand
-from vla.core.config import cli_config, save_config, setup_logging, to_dataclass
+from vla.core.config import cli_config, save_config, setup_logging
 
 COMMAND = Command(
     prog="vla-lam",
@@ -30,18 +30,11 @@ COMMAND = Command(
 )
 
 
-def model_config(cfg):
-    from vla.lam.configuration import LAMConfig
-
-    return to_dataclass(LAMConfig, cfg.lam.model)
-
-
 def train(cfg) -> None:
-    from vla.lam.train import LAMTrainConfig, train as run
+    from vla.pipeline.stages import run_lam
 
     save_config(cfg, cfg.lam.out)
-    result = run(model_config(cfg), to_dataclass(LAMTrainConfig, cfg.lam.train),
-                 cfg.lam.store, cfg.lam.out, teleop_root=cfg.lam.teleop, resume=cfg.get("resume", False))
+    result = run_lam(cfg)
     final = {k: round(v, 4) for k, v in result["final"].items() if isinstance(v, float)}
     print(f"vla-lam train: {result['model']}  steps={result['steps']}  {json.dumps(final)}")
 

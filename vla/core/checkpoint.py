@@ -234,10 +234,16 @@ class DataclassCheckpoint:
     kind: str
     config_class: type
 
-    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
+    def checkpoint_config(self) -> dict:
         from dataclasses import asdict
 
-        return save_checkpoint(directory, weights=self.state_dict(), config={"kind": self.kind, **asdict(self.cfg)},
+        return {"kind": self.kind, **asdict(self.cfg)}
+
+    def checkpoint_weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach() for k, v in self.state_dict().items()}
+
+    def save_pretrained(self, directory: str | Path, train_state: dict | None = None) -> Path:
+        return save_checkpoint(directory, weights=self.checkpoint_weights(), config=self.checkpoint_config(),
                                train_state=train_state)
 
     @classmethod

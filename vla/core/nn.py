@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 
-def to_unit(x: torch.Tensor) -> torch.Tensor:
+def to_unit(x: torch.Tensor, device: torch.device | None = None) -> torch.Tensor:
+    """Images in [0, 1] as float, on `device` (moved while still uint8: a quarter of the bytes)."""
+    x = x.to(device) if device is not None else x
     return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
 
 

@@ -28,15 +28,15 @@ def batch_indices(n: int, batch_size: int, seed: int, step: int, rank: int = 0) 
 
 
 class StepBatchSampler:
-    """A DataLoader batch_sampler: the batches of steps start, start + 1, ... (endless), by batch_indices."""
+    """A DataLoader batch_sampler: one rank's batches of steps start, start + 1, ... (endless), by batch_indices."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
-        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0):
+        self.n, self.batch_size, self.seed, self.start, self.rank = n, batch_size, seed, start, rank
 
     def __iter__(self):
         step = self.start
         while True:
-            yield batch_indices(self.n, self.batch_size, self.seed, step).tolist()
+            yield batch_indices(self.n, self.batch_size, self.seed, step, self.rank).tolist()
             step += 1
 
 

@@ -1,4 +1,4 @@
-"""The training loop shared by stage 2 (pretrain) and stage 3 (finetune), visible in one function.
+"""The one training loop: the LAM, the IDM, stage 2 (pretrain) and stage 3 (finetune), visible in one function.
 
 Batches are drawn by index from a generator seeded with (seed, step, rank) (vla.core.seeding), so a resumed
 run sees exactly the batches the killed run would have seen; with the optimiser state restored from
@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, load_checkpoint
+from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
 from vla.core.device import resolve_device
 from vla.core.seeding import batch_indices, deterministic_torch
 
@@ -58,38 +58,56 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     raise ValueError(f"train.lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
 
 
-def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int, cfg: TrainConfig,
-               run_dir: str | Path, resume: bool = False, evaluate: Callable[[object], dict] | None = None,
-               desc: str = "train") -> dict:
-    """Train `policy` in place.
+def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
+               evaluate: Callable[[object], dict] | None = None, desc: str = "train",
+               unused_parameters: bool = False) -> dict:
+    """Train `model` in place: LAM, IDM and policy alike.
+
+    `step_loss(prepared_model, step, rank) -> (loss, logs)` computes one step's loss through the model that
+    accelerate prepared (under DDP the forward must go through the wrapper); `evaluate(model) -> dict` runs on
+    the main process at step 0 (the untrained model: the control every later eval compares to), every
+    `eval_every` steps and at the end. The model provides `checkpoint_weights()` and `checkpoint_config()`
+    (with its "kind"); a resumed run refuses a checkpoint written under another config. `unused_parameters`:
+    some steps leave parameters out of the loss (DDP must then look for them each step, at a small cost).
     Returns {"history": [...], "evals": [...], "resumed_from": step|None, "torch_threads": n}."""
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
 
     threads = deterministic_torch(cfg.threads)
     device = resolve_device(cfg.device)
-    accelerator = Accelerator(cpu=device.type == "cpu")
+    accelerator = Accelerator(cpu=device.type == "cpu",
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=unused_parameters)])
     manager = CheckpointManager(run_dir, keep=cfg.keep_checkpoints)
-    params = [p for p in policy.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    config = json.loads(json.dumps(model.checkpoint_config()))  # as it reads back from config.json
     start, resumed_from, history, evals = 0, None, [], []
     if resume and (latest := manager.latest()) is not None:
-        ckpt = load_checkpoint(latest, expected_kind="vla_policy")
-        policy.load_state_dict(ckpt.weights, strict=True)
+        ckpt = load_checkpoint(latest, expected_kind=config["kind"])
+        check_config_matches(latest, ckpt.config, config)
+        load_weights(model, ckpt.weights, latest)
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
         start = resumed_from = int(ckpt.train_state["step"])
         history = json.loads(ckpt.train_state.get("history_json", "[]"))
-        log.info("resumed from %s (step %d)", latest, start)
-    model, optimizer = accelerator.prepare(policy, optimizer)
-    if evaluate is not None and start == 0 and accelerator.is_main_process:
-        evals.append({"step": 0, **evaluate(policy)})  # the untrained model: the control every eval compares to
-    model.train()
+        evals = json.loads(ckpt.train_state.get("evals_json", "[]"))
+        log.info("%s: resumed from %s (step %d)", desc, latest, start)
+    prepared, optimizer = accelerator.prepare(model, optimizer)
+
+    def run_eval(step: int) -> None:
+        if evaluate is not None and accelerator.is_main_process:
+            model.eval()
+            evals.append({"step": step, **evaluate(model)})
+            log.info("%s eval @%d: %s", desc, step, evals[-1])
+            model.train()
+
+    if start == 0:
+        run_eval(0)
+    prepared.train()
     bar = tqdm(range(start, cfg.steps), desc=desc, initial=start, total=cfg.steps,
                disable=not accelerator.is_main_process)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        batch = get_batch(batch_indices(n_samples, cfg.batch_size, cfg.seed, step, accelerator.process_index))
-        loss, logs = model(batch)
+        loss, logs = step_loss(prepared, step, accelerator.process_index)
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"{desc}: loss is {loss.item()} at step {step}")
         optimizer.zero_grad(set_to_none=True)
@@ -100,30 +118,36 @@ def train_loop(policy, get_batch: Callable[[torch.Tensor], dict], n_samples: int
         history.append({"step": step + 1, "loss": loss.item(), **logs})
         bar.set_postfix(loss=f"{loss.item():.4f}")
         done = step + 1
-        if evaluate is not None and (done % cfg.eval_every == 0 or done == cfg.steps) and accelerator.is_main_process:
-            model.eval()
-            evals.append({"step": done, **evaluate(accelerator.unwrap_model(model))})
-            log.info("%s eval @%d: %s", desc, done, evals[-1])
-            model.train()
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            run_eval(done)
         if (done % cfg.ckpt_every == 0 or done == cfg.steps) and accelerator.is_main_process:
-            unwrapped = accelerator.unwrap_model(model)
-            manager.save(done, weights=unwrapped.checkpoint_weights(), config=unwrapped.checkpoint_config(),
-                         train_state={"optimizer": optimizer.state_dict(), "history_json": json.dumps(history)})
+            manager.save(done, weights=model.checkpoint_weights(), config=model.checkpoint_config(),
+                         train_state={"optimizer": optimizer.state_dict(), "history_json": json.dumps(history),
+                                      "evals_json": json.dumps(evals)})
         accelerator.wait_for_everyone()
     model.eval()
     return {"history": history, "evals": evals, "resumed_from": resumed_from, "torch_threads": threads}
 
 
-def save_run(model, metrics: dict, out_dir: Path, title: str) -> None:
-    """A finished stage's model/, metrics.json and loss.png. Under `accelerate launch` rank 0 writes (the
-    replicas hold the same weights) and no rank returns before the checkpoint exists."""
+def indexed_batches(get_batch: Callable[[torch.Tensor], dict], n_samples: int, cfg: TrainConfig) -> Callable:
+    """A step_loss for a model whose forward(batch) returns (loss, logs): the batch of each (seed, step, rank)
+    is get_batch(indices into the n_samples)."""
+    def step_loss(model, step: int, rank: int):
+        return model(get_batch(batch_indices(n_samples, cfg.batch_size, cfg.seed, step, rank)))
+    return step_loss
+
+
+def save_run(model, metrics: dict, out_dir: Path, plot: Callable[[Path], None], metrics_name: str = "metrics.json",
+             plot_name: str = "loss.png") -> None:
+    """A finished run's model/, metrics and curves. Under `accelerate launch` rank 0 writes (the replicas hold
+    the same weights) and no rank returns before the checkpoint exists."""
     from accelerate import PartialState
 
     state = PartialState()
     if state.is_main_process:
         model.save_pretrained(out_dir / "model")
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-        plot_history(metrics["history"], out_dir / "loss.png", title)
+        (out_dir / metrics_name).write_text(json.dumps(metrics, indent=2, default=str))
+        plot(out_dir / plot_name)
     state.wait_for_everyone()
 
 

@@ -283,6 +283,7 @@ class VideoWriter:
         the video as written."""
         if self._frames:
             self._flush()
+        attrs = {**attrs, "n_frames": self.n_frames}  # what readers (frame pairs) size a video by, from the writer
         self._in_flight = [_chunk_writer().submit(_finish_after, self._in_flight, self.path, self._meta,
                                                   self.n_frames, attrs)]
         if wait:

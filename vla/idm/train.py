@@ -8,34 +8,31 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
-from vla.core.seeding import deterministic_torch
 from vla.core.splits import held_out
+from vla.core.training import TrainConfig, save_run, train_loop
 from vla.data.labelling import label_store
 from vla.idm.configuration import IDMConfig
-from vla.idm.modeling import KIND, InverseDynamicsModel
+from vla.idm.modeling import InverseDynamicsModel
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class IDMTrainConfig:
+class IDMTrainConfig(TrainConfig):
+    """The shared loop's settings (vla.core.training.TrainConfig) with the IDM's defaults, plus its own."""
     steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
-    grad_clip: float = 1.0
+    warmup_steps: int = 0
     eval_every: int = 200
     ckpt_every: int = 200
-    keep_checkpoints: int = 2
     eval_fraction: float = 0.25  # share of episodes held out
-    seed: int = 0
     demos_per_task: int | None = None  # train on the first N teleop episodes of every task (None = all)
 
 
@@ -63,7 +60,7 @@ def episode_pairs(episodes: list, gap: int = 1) -> Pairs:
 
 def r2(model: InverseDynamicsModel, p: Pairs, rows: np.ndarray) -> float:
     """R^2 of predicted vs true actions on rows, pooled over the action dims that vary."""
-    pred = torch.cat([model.predict(p.frame_t[r], p.frame_tk[r]) for r in np.array_split(rows, max(1, len(rows) // 256))])
+    pred = torch.cat([model.predict(p.frame_t[r], p.frame_tk[r]).cpu() for r in np.array_split(rows, max(1, len(rows) // 256))])
     y = p.action[rows]
     keep = y.std(0) > 1e-6
     sse = ((pred - y)[:, keep] ** 2).sum()
@@ -77,8 +74,6 @@ def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, ou
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
-    threads = deterministic_torch()
     if episodes is None:
         chosen = None if cfg.demos_per_task is None else select_episodes(open_metadata(teleop_root), cfg.demos_per_task)
         episodes = load_episodes(teleop_root, chosen)
@@ -88,59 +83,33 @@ def train(model_cfg: IDMConfig, cfg: IDMTrainConfig, teleop_root: str | Path, ou
         raise ValueError(f"IDM needs >= 2 teleop episodes in {teleop_root} (train + held out), got {len(ids)}")
     held = list(held_out(ids, cfg.eval_fraction, np.random.default_rng(cfg.seed)))
     te, tr = np.flatnonzero(np.isin(p.episode, held)), np.flatnonzero(~np.isin(p.episode, held))
+    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
 
     model = InverseDynamicsModel(model_cfg)
     model.set_stats(p.action[tr])
-    untrained_r2 = r2(model.eval(), p, te)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    manager = CheckpointManager(out_dir, keep=cfg.keep_checkpoints)
-    config = {"kind": KIND, **asdict(model_cfg)}
-    step, history = 0, []
-    if resume and (latest := manager.latest()) is not None:
-        ckpt = load_checkpoint(latest, expected_kind=KIND)
-        check_config_matches(latest, ckpt.config, config)
-        load_weights(model, ckpt.weights, latest)
-        opt.load_state_dict(ckpt.train_state["optimizer"])
-        step, history = ckpt.train_state["step"], json.loads(ckpt.train_state["history"])
-        log.info("resumed from %s at step %d", latest, step)
 
-    model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc="idm train")
-    while step < cfg.steps:
-        g = torch.Generator().manual_seed(cfg.seed * 100_003 + step)  # batch depends only on (seed, step)
+    def step_loss(prepared, step: int, rank: int):
+        # The batch depends only on (seed, step, rank); rank 0 draws what single-process runs always drew.
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + step + (rank << 40))
         rows = tr[torch.randint(len(tr), (cfg.batch_size,), generator=g).numpy()]
-        target = (p.action[rows] - model.mean) / model.std
-        loss = torch.nn.functional.mse_loss(model(p.frame_t[rows], p.frame_tk[rows]), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        row = {"step": step, "loss": loss.item()}
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            row["eval_r2"] = r2(model.eval(), p, te)
-            model.train()
-        history.append(row)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            manager.save(step, weights=model.state_dict(), config=config,
-                         train_state={"optimizer": opt.state_dict(), "history": json.dumps(history)})
-    bar.close()
+        target = (p.action[rows].to(model.mean.device) - model.mean) / model.std
+        return torch.nn.functional.mse_loss(prepared(p.frame_t[rows], p.frame_tk[rows]), target), {}
 
-    model.eval().save_pretrained(out_dir / "model")
-    metrics = {"model": str(out_dir / "model"), "steps": step, "eval_r2": r2(model, p, te),
-               "untrained_eval_r2": untrained_r2, "train_pairs": int(len(tr)), "eval_pairs": int(len(te)),
-               "eval_episodes": [int(e) for e in held], "torch_threads": threads, "history": history}
+    result = train_loop(model, step_loss, cfg, out_dir, resume=resume,
+                        evaluate=lambda m: {"eval_r2": r2(m, p, te)}, desc="idm train")
+    evals = result["evals"]  # empty on the ranks other than the main one
+    metrics = {"model": str(out_dir / "model"), "steps": cfg.steps, "eval_r2": evals[-1]["eval_r2"] if evals else None,
+               "untrained_eval_r2": evals[0]["eval_r2"] if evals and evals[0]["step"] == 0 else None,
+               "train_pairs": int(len(tr)), "eval_pairs": int(len(te)), "eval_episodes": [int(e) for e in held],
+               **result}
     if lam_diagnostics and Path(lam_diagnostics).is_file():
         lam_final = json.loads(Path(lam_diagnostics).read_text()).get("final", {})
         metrics["lam_probe"] = {k: v for k, v in lam_final.items() if k.startswith("probe_")}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot(history, out_dir / "curves.png")
+    save_run(model, metrics, out_dir, lambda path: plot(result["history"], evals, path), plot_name="curves.png")
     return metrics
 
 
-def plot(history: list[dict], path: Path) -> None:
+def plot(history: list[dict], evals: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,7 +118,7 @@ def plot(history: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
     ax[0].plot([h["step"] for h in history], [h["loss"] for h in history], lw=1)
     ax[0].set_yscale("log"), ax[0].set_title("IDM train loss (normalised MSE)")
-    ev = [h for h in history if "eval_r2" in h]
+    ev = evals
     ax[1].plot([h["step"] for h in ev], [h["eval_r2"] for h in ev], "o-")
     ax[1].set_title("held-out R^2")
     fig.tight_layout()

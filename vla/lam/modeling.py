@@ -104,11 +104,15 @@ class LatentActionModel(DataclassCheckpoint, nn.Module):
         if cfg.action_dim:
             self.action_head = nn.Linear(cfg.n_tokens * cfg.code_dim, cfg.action_dim)
 
+    @property
+    def device(self) -> torch.device:
+        return self.vq.codebook.device
+
     # ---- the two halves ------------------------------------------------------------------
     def _latents(self, frame_t, frame_tk) -> torch.Tensor:
         # (o_t, o_{t+k} - o_t): the same information, but where nothing moved the second half is zero.
-        x_t = to_unit(frame_t)
-        x = torch.cat([x_t, to_unit(frame_tk) - x_t], 1)
+        x_t = to_unit(frame_t, self.device)
+        x = torch.cat([x_t, to_unit(frame_tk, self.device) - x_t], 1)
         h = self.enc(x).amax((2, 3))
         return self.to_tokens(h).view(-1, self.cfg.n_tokens, self.cfg.code_dim)
 
@@ -118,7 +122,7 @@ class LatentActionModel(DataclassCheckpoint, nn.Module):
         return self.vq.nearest(self._latents(frame_t, frame_tk))
 
     def _predict(self, frame_t, q: torch.Tensor) -> torch.Tensor:
-        x = to_unit(frame_t)
+        x = to_unit(frame_t, self.device)
         z = self.z_proj(q.flatten(1))
         if self.cfg.target == "pixels":
             return x + self.dec(x, z)  # residual: the decoder only has to draw the change
@@ -131,7 +135,7 @@ class LatentActionModel(DataclassCheckpoint, nn.Module):
         return self._predict(frame_t, self.vq.lookup(codes))
 
     def target(self, frame_tk) -> torch.Tensor:
-        x = to_unit(frame_tk)
+        x = to_unit(frame_tk, self.device)
         if self.cfg.target == "pixels":
             return x
         with torch.no_grad():

@@ -9,7 +9,6 @@ Output (out_dir = paths.lam):
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,15 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
-from vla.core.seeding import StepBatchSampler, deterministic_torch, step_generator
+from vla.core.seeding import StepBatchSampler, step_generator
 from vla.core.splits import held_out
+from vla.core.training import TrainConfig, save_run, train_loop
 from vla.data.lerobot_io import first_per_task
 from vla.data.pairs import PairDataset
 from vla.lam.configuration import LAMConfig
-from vla.lam.modeling import KIND, LatentActionModel
+from vla.lam.modeling import LatentActionModel
 from vla.lam.probe import action_sums, probe, recon_ratio
 
 log = logging.getLogger(__name__)
@@ -35,27 +33,27 @@ RESTART_STREAM, KMEANS_STREAM, LABELLED_STREAM = 1, 2, 3
 
 
 @dataclass
-class LAMTrainConfig:
+class LAMTrainConfig(TrainConfig):
+    """The shared loop's settings (vla.core.training.TrainConfig) with the LAM's defaults, plus its own."""
     steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3
-    grad_clip: float = 1.0
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
     eval_every: int = 250
-    eval_batches: int = 8
     ckpt_every: int = 250
-    keep_checkpoints: int = 2
+    eval_batches: int = 8
     vq_warmup: int = 200        # steps with continuous latents before the codebook is k-means initialised
     vq_init_batches: int = 4    # batches of latents the k-means init clusters
     eval_fraction: float = 0.1  # share of videos held out for eval
     num_workers: int = 0        # DataLoader workers (0 = in the main process)
-    seed: int = 0
-    threads: int = 0            # torch intra-op threads; 0 = torch default (bit-identical runs need equal counts)
     # The labelled episodes (first N of every teleop task) a LAM with an action head learns from; they are
     # held out of the probe, for every LAM, so probes of pure-video and supervised LAMs stay comparable.
     labelled_demos_per_task: int | None = None
     labelled_batch_size: int = 16  # labelled pairs added to every batch (action head only)
 
     def __post_init__(self):
+        super().__post_init__()
         if not 0 <= self.vq_warmup < self.steps:
             raise ValueError(f"lam.train.vq_warmup={self.vq_warmup} must be in [0, steps={self.steps}): "
                              "the codebook is initialised after the warm-up, so it would never be used")
@@ -66,7 +64,7 @@ def split_videos(vids: list[str], eval_fraction: float, seed: int) -> tuple[list
     return [v for v in vids if v not in held], [v for v in vids if v in held] or vids
 
 
-def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, start_step: int):
+def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, start_step: int, rank: int = 0):
     from vla.data.store import FrameStore
 
     train_ids, eval_ids = split_videos(FrameStore(store_url).video_ids(), cfg.eval_fraction, cfg.seed)
@@ -74,7 +72,7 @@ def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, star
     evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids)
     # The batch of step s depends only on (seed, s), so a run resumed at start_step sees the batches the
     # uninterrupted run saw. (A sampler seeded once at start_step would start a different stream.)
-    batches = StepBatchSampler(len(train), cfg.batch_size, cfg.seed, start_step)
+    batches = StepBatchSampler(len(train), cfg.batch_size, cfg.seed, start_step, rank)
     loader = DataLoader(train, batch_sampler=batches, num_workers=cfg.num_workers,
                         persistent_workers=cfg.num_workers > 0)
     n_eval = min(len(evalset), cfg.eval_batches * cfg.batch_size)
@@ -132,7 +130,6 @@ def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict
     stats = recon_ratio(model, eval_loader)
     if episodes:
         stats.update(probe(model, episodes, model.cfg.k_min, seed=seed))
-    model.train()
     return stats
 
 
@@ -147,26 +144,37 @@ def init_codebook(model: LatentActionModel, dataset, cfg: LAMTrainConfig) -> Non
     log.info("codebook initialised by k-means on %d latents", sum(len(x) for x in z))
 
 
+def lam_step_loss(model: LatentActionModel, store_url: str, labelled: LabelledPairs | None, cfg: LAMTrainConfig):
+    """The loop's step_loss: the video batch of (seed, step, rank) plus labelled pairs; the codebook is
+    k-means initialised when the warm-up ends. Under DDP every rank starts a step from rank 0's codebook:
+    dead-code restarts rewrite it outside the gradient, from each rank's own batch."""
+    batches, dataset = None, None
+
+    def step_loss(prepared, step: int, rank: int):
+        nonlocal batches, dataset
+        if batches is None:  # the first step of this run: 0, or where a resumed run picks up
+            loader = make_loaders(store_url, model.cfg, cfg, step, rank)[0]
+            batches, dataset = iter(loader), loader.dataset
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.broadcast(model.vq.codebook.data, 0)
+        if step >= cfg.vq_warmup and not model.vq.initialised:
+            init_codebook(model, dataset, cfg)
+        b = next(batches)
+        frame_t, frame_tk, actions = with_labels(b["frame_t"], b["frame_tk"], labelled, cfg.labelled_batch_size,
+                                                 step_generator(cfg.seed, step, LABELLED_STREAM))
+        loss, stats = prepared(frame_t, frame_tk, actions=None if actions is None else actions.to(model.device),
+                               generator=step_generator(cfg.seed, step, RESTART_STREAM))
+        stats.pop("codes")
+        return loss, stats
+
+    return step_loss
+
+
 def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: str | Path,
           teleop_root: str | Path | None = None, resume: bool = False, episodes: list | None = None) -> dict:
     """Train (or resume) a LAM; the probe uses `episodes`, else the teleop set at teleop_root if it exists."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
-    threads = deterministic_torch(cfg.threads)
-    model = LatentActionModel(model_cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    manager = CheckpointManager(out_dir, keep=cfg.keep_checkpoints)
-    step, history = 0, []
-    config = {"kind": KIND, **asdict(model_cfg)}
-    if resume and (latest := manager.latest()) is not None:
-        ckpt = load_checkpoint(latest, expected_kind=KIND)
-        check_config_matches(latest, ckpt.config, config)
-        load_weights(model, ckpt.weights, latest)
-        opt.load_state_dict(ckpt.train_state["optimizer"])
-        step, history = ckpt.train_state["step"], json.loads(ckpt.train_state["history"])
-        log.info("resumed from %s at step %d", latest, step)
-
     if episodes is None and teleop_root is not None and Path(teleop_root).exists():
         from vla.data.lerobot_io import load_episodes
 
@@ -179,51 +187,24 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
                              "lam.train.labelled_demos_per_task and a teleop dataset (lam.teleop)")
         labelled = LabelledPairs.from_episodes(supervised, model_cfg.k_min, model_cfg.action_dim)
         log.info("action head: %d labelled pairs from %d episodes", len(labelled.actions), len(supervised))
-    loader, eval_loader = make_loaders(store_url, model_cfg, cfg, step)
+    eval_loader = make_loaders(store_url, model_cfg, cfg, 0)[1]
 
-    def checkpoint(at: int) -> None:
-        manager.save(at, weights=model.state_dict(), config=config,
-                     train_state={"optimizer": opt.state_dict(), "history": json.dumps(history)})
-
-    model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc="lam train")
-    batches = iter(loader)
-    while step < cfg.steps:
-        if step >= cfg.vq_warmup and not model.vq.initialised:
-            init_codebook(model, loader.dataset, cfg)
-        b = next(batches)
-        frame_t, frame_tk, actions = with_labels(b["frame_t"], b["frame_tk"], labelled, cfg.labelled_batch_size,
-                                                 step_generator(cfg.seed, step, LABELLED_STREAM))
-        loss, stats = model(frame_t, frame_tk, generator=step_generator(cfg.seed, step, RESTART_STREAM),
-                            actions=actions)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        step += 1
-        stats.pop("codes")
-        bar.update(1)
-        bar.set_postfix(loss=f"{stats['loss']:.4f}", ppl=f"{stats['perplexity']:.1f}")
-        row = {"step": step, **stats}
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            row.update(evaluate(model, eval_loader, episodes, cfg.seed))
-            log.info("step %d: %s", step, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
-        history.append(row)
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            checkpoint(step)
-    bar.close()
-
-    model.save_pretrained(out_dir / "model")
-    final = next((h for h in reversed(history) if "recon_vs_copy" in h), {})
-    result = {"model": str(out_dir / "model"), "steps": step, "final": final,
-              "model_config": asdict(model_cfg), "train_config": asdict(cfg), "torch_threads": threads,
-              "history": history}
-    (out_dir / "diagnostics.json").write_text(json.dumps(result, indent=2))
-    plot_curves(history, out_dir / "curves.png")
-    return result
+    torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
+    model = LatentActionModel(model_cfg)
+    result = train_loop(model, lam_step_loss(model, store_url, labelled, cfg), cfg, out_dir, resume=resume,
+                        evaluate=lambda m: evaluate(m, eval_loader, episodes, cfg.seed), desc="lam train",
+                        unused_parameters=True)  # the codebook is out of the loss in the warm-up
+    history, evals = result["history"], result["evals"]
+    diagnostics = {"model": str(out_dir / "model"), "steps": history[-1]["step"] if history else 0,
+                   "final": evals[-1] if evals else {},
+                   "untrained": evals[0] if evals and evals[0]["step"] == 0 else {},  # the control
+                   "model_config": asdict(model_cfg), "train_config": asdict(cfg), **result}
+    save_run(model, diagnostics, out_dir, lambda path: plot_curves(history, evals, path),
+             metrics_name="diagnostics.json", plot_name="curves.png")
+    return diagnostics
 
 
-def plot_curves(history: list[dict], path: Path) -> None:
+def plot_curves(history: list[dict], evals: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -236,7 +217,7 @@ def plot_curves(history: list[dict], path: Path) -> None:
     axes[0].set_yscale("log"), axes[0].legend(), axes[0].set_title("reconstruction MSE")
     axes[1].plot(steps, [h["perplexity"] for h in history], lw=1)
     axes[1].set_title("codebook perplexity (batch)")
-    ev = [h for h in history if "recon_vs_copy" in h]
+    ev = evals
     axes[2].plot([h["step"] for h in ev], [h["recon_vs_copy"] for h in ev], "o-", label="eval recon / copy")
     if ev and "probe_r2" in ev[0]:
         axes[2].plot([h["step"] for h in ev], [h["probe_r2"] for h in ev], "o-", label="probe R2")

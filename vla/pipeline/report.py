@@ -41,7 +41,7 @@ stage_metrics = SimpleNamespace(
     ingest=lambda cfg: (lambda s: f"{s.get('frames')} frames, {_f(s.get('bytes_on_disk', 0) / 1e6, '.1f')} MB, "
                         f"compression {_f(s.get('compression_ratio'), '.1f')}x")(
         _json(str(cfg.paths.frames).rstrip("/") + ".ingest_report.json")),
-    lam=lambda cfg: (lambda f: f"recon/copy {_f(f.get('recon_vs_copy'))}, perplexity {_f(f.get('perplexity'), '.2f')}, "
+    lam=lambda cfg: (lambda f: f"recon/copy {_f(f.get('recon_vs_copy'))}, perplexity {_f(f.get('eval_perplexity'), '.2f')}, "
                      f"probe R² {_f(f.get('probe_r2'))} vs shuffled {_f(f.get('probe_r2_shuffled'))}")(
         _json(Path(cfg.paths.lam) / "diagnostics.json").get("final", {})),
     idm=lambda cfg: (lambda m: f"held-out R² {_f(m.get('eval_r2'))} (untrained {_f(m.get('untrained_eval_r2'))})")(
@@ -94,7 +94,8 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
     p = cfg.paths
     sim = _json(Path(p.sim) / "summary.json")
     store = _json(str(p.frames).rstrip("/") + ".ingest_report.json")
-    lam = _json(Path(p.lam) / "diagnostics.json").get("final", {})
+    lam_diag = _json(Path(p.lam) / "diagnostics.json")
+    lam, untrained_lam = lam_diag.get("final", {}), lam_diag.get("untrained", {})
     idm = _json(Path(p.idm) / "metrics.json")
     ev = _json(Path(p.eval) / "eval_info.json")
     ros = _ros_json(cfg)
@@ -127,9 +128,10 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
         "## Latent action model", "",
         "| diagnostic | value | control |", "|---|---|---|",
         f"| reconstruction error / copy-last-frame | {_f(lam.get('recon_vs_copy'))} | 1.0 = no better than copying |",
-        f"| codebook perplexity | {_f(lam.get('perplexity'), '.2f')} | codebook size {cfg.lam.model.codebook_size} |",
-        f"| codes in use | {_f(lam.get('usage'), '.2f')} | fraction of the codebook |",
-        f"| linear probe R² of the true action | {_f(lam.get('probe_r2'))} | shuffled codes: {_f(lam.get('probe_r2_shuffled'))} |",
+        f"| codebook perplexity (held out) | {_f(lam.get('eval_perplexity'), '.2f')} | codebook size {cfg.lam.model.codebook_size} |",
+        f"| codes in use (held out) | {_f(lam.get('eval_usage'), '.2f')} | fraction of the codebook |",
+        f"| linear probe R² of the true action | {_f(lam.get('probe_r2'))} | shuffled codes: {_f(lam.get('probe_r2_shuffled'))}; "
+        f"untrained LAM: {_f(untrained_lam.get('probe_r2'))} |",
         f"| IDM (VPT baseline) held-out action R² | {_f(idm.get('eval_r2'))} | untrained IDM: {_f(idm.get('untrained_eval_r2'))} |",
         "", img("codes", "what each latent code does: start frames (rows) x codes (columns)"), "",
         "## Training curves", "",

@@ -1,4 +1,4 @@
-"""Stage entry points from a composed Hydra config (the console scripts call these)."""
+"""Stage entry points from a composed Hydra config (the console scripts and `accelerate launch` drivers call these)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,22 @@ def policy_config(cfg: DictConfig) -> PolicyConfig:
 
 def train_config(section: DictConfig, seed: int) -> TrainConfig:
     return to_dataclass(TrainConfig, section, seed=seed)
+
+
+def run_lam(cfg: DictConfig) -> dict:
+    from vla.lam.configuration import LAMConfig
+    from vla.lam.train import LAMTrainConfig, train
+
+    return train(to_dataclass(LAMConfig, cfg.lam.model), to_dataclass(LAMTrainConfig, cfg.lam.train), cfg.lam.store,
+                 cfg.lam.out, teleop_root=cfg.lam.teleop, resume=bool(cfg.get("resume", False)))
+
+
+def run_idm(cfg: DictConfig) -> dict:
+    from vla.idm.configuration import IDMConfig
+    from vla.idm.train import IDMTrainConfig, train
+
+    return train(to_dataclass(IDMConfig, cfg.idm.model), to_dataclass(IDMTrainConfig, cfg.idm.train), cfg.idm.teleop,
+                 cfg.idm.out, resume=bool(cfg.get("resume", False)), lam_diagnostics=cfg.idm.lam_diagnostics)
 
 
 def run_pretrain(cfg: DictConfig) -> dict:

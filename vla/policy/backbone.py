@@ -107,22 +107,20 @@ def resolve_backbone(name: str, tiny_dir: str | Path) -> str:
     if name != "tiny":
         return name
     tiny_dir = Path(tiny_dir)
-    if not (tiny_dir / "config.json").is_file():
-        import os
-        import shutil
-        import tempfile
+    from accelerate import PartialState
 
-        from vla.data.metaworld_env import task_instructions
+    # Under `accelerate launch` the main process builds it and the others wait, then find it built
+    # (transformers writes config.json from the main process only: another rank's copy would lack it).
+    # Built aside and renamed into place, so nothing ever loads a half-written directory.
+    with PartialState().main_process_first():
+        if not (tiny_dir / "config.json").is_file():
+            import os
+            import tempfile
 
-        # Built aside and renamed into place: under `accelerate launch` every rank gets here at once, and a
-        # rank must never load a half-written directory. The first rename wins; the others drop their copy.
-        tiny_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{tiny_dir.name}.tmp-", dir=tiny_dir.parent))
-        build_tiny_backbone(tmp, texts=task_instructions())
-        try:
+            from vla.data.metaworld_env import task_instructions
+
+            tiny_dir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{tiny_dir.name}.tmp-", dir=tiny_dir.parent))
+            build_tiny_backbone(tmp, texts=task_instructions())
             os.rename(tmp, tiny_dir)
-        except OSError:
-            if not (tiny_dir / "config.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
     return str(tiny_dir)

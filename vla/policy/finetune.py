@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vla.core.training import TrainConfig, save_run, train_loop
+from vla.core.training import TrainConfig, indexed_batches, plot_history, save_run, train_loop
 from vla.data.lerobot_io import ChunkData, load_chunks
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
@@ -71,10 +71,11 @@ def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str
         with torch.no_grad():
             return {"fit_mse": float(model(make_batch(data, eval_rows))[0].item())}
 
-    result = train_loop(policy, lambda idx: make_batch(data, idx.numpy()), n_rows, train_cfg, out_dir,
-                        resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
+    batches = indexed_batches(lambda idx: make_batch(data, idx.numpy()), n_rows, train_cfg)
+    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
                "total_params": sum(p.numel() for p in policy.parameters()), **result}
-    save_run(policy, metrics, out_dir, f"stage 3 finetuning (init={init})")
+    title = f"stage 3 finetuning (init={init})"
+    save_run(policy, metrics, out_dir, lambda path: plot_history(result["history"], path, title))
     return metrics

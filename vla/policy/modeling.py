@@ -27,7 +27,13 @@ KIND = "vla_policy"
 
 
 def _tokenizer_to_json(tokenizer) -> dict:
-    return {"json": tokenizer.backend_tokenizer.to_str(),
+    from tokenizers import Tokenizer
+
+    # The vocabulary and rules, not the truncation/padding its last call left set (the processor passes those
+    # per call): the same policy then saves the same config before and after it has tokenized anything.
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation(), backend.no_padding()
+    return {"json": backend.to_str(),
             "special": {k: getattr(tokenizer, k) for k in ("pad_token", "unk_token", "bos_token", "eos_token")}}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vla.core.splits import held_out
-from vla.core.training import TrainConfig, save_run, train_loop
+from vla.core.training import TrainConfig, indexed_batches, plot_history, save_run, train_loop
 from vla.data.labelled_frames import TARGET_ARRAY, LabelledFrames, load_labelled_frames
 from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
@@ -86,10 +86,11 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
             return {"eval_acc": latent_accuracy(model, data, eval_rows), "majority_acc": baseline}
         return {"eval_mse": idm_mse(model, data, eval_rows)}
 
-    result = train_loop(policy, lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows),
-                        train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
+    batches = indexed_batches(lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows), train_cfg)
+    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
     metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
-    save_run(policy, metrics, out_dir, f"stage 2 pretraining ({target})")
+    title = f"stage 2 pretraining ({target})"
+    save_run(policy, metrics, out_dir, lambda path: plot_history(result["history"], path, title))
     log.info("stage 2 done: %s", result["evals"][-1] if result["evals"] else "no eval")
     return metrics
