@@ -71,6 +71,25 @@ def test_data_models_evaluation_and_robot_agree_on_the_spec(preset):
     assert cfg.policy.state_dim == spec.state_dim
 
 
+@pytest.mark.parametrize("preset", [None, *config_groups()["experiment"]])
+def test_no_layout_is_both_trained_on_and_evaluated(preset):
+    """The seed ranges are defined once (spec.seeds): the video and teleop layouts of every task, the simulated
+    robot's, the reported evaluation's and the tuning evaluation's never overlap, in every preset."""
+    from vla.data.sim import layout_seeds
+
+    cfg = load_config([f"experiment={preset}"] if preset else [])
+    sim = to_dataclass(SimConfig, cfg.data.sim, tasks=tuple(cfg.data.sim.tasks), seed=cfg.seed)
+    data = {s for i in range(len(sim.tasks)) for kind in ("video", "teleop") for s in layout_seeds(sim, i, kind)}
+    assert len(data) == len(sim.tasks) * (sim.video_episodes_per_task + sim.teleop_episodes_per_task)
+    evaluated = set(range(cfg.eval.seed_start, cfg.eval.seed_start + cfg.eval.n_episodes))
+    robot = set(range(cfg.robot.seed, cfg.robot.seed + cfg.robot.episodes))
+    tuning = set(range(cfg.spec.seeds.tuning, cfg.spec.seeds.tuning + cfg.eval.n_episodes))
+    assert cfg.eval.seed_start == cfg.spec.seeds.eval and cfg.robot.seed == cfg.spec.seeds.robot
+    for name, seeds in (("evaluation", evaluated), ("robot", robot), ("tuning", tuning)):
+        assert not data & seeds, f"{name} layouts are also data layouts: {sorted(data & seeds)[:5]}"
+    assert not evaluated & tuning and not evaluated & robot
+
+
 def test_the_robot_params_files_match_the_default_spec():
     """launch/params/*.yaml are ROS parameter files (not Hydra): they must say what the default spec says."""
     import yaml
@@ -82,4 +101,4 @@ def test_the_robot_params_files_match_the_default_spec():
     policy = yaml.safe_load((params / "policy.yaml").read_text())["/**"]["ros__parameters"]
     sim = yaml.safe_load((params / "sim_robot.yaml").read_text())["/**"]["ros__parameters"]
     assert (policy["action_dim"], policy["state_dim"]) == (spec.action_dim, spec.state_dim)
-    assert (sim["image_size"], sim["camera"]) == (spec.image_size, spec.camera)
+    assert (sim["image_size"], sim["camera"], sim["seed"]) == (spec.image_size, spec.camera, spec.seeds.robot)

@@ -25,7 +25,6 @@ from vla.data.workers import spawn_pool, unordered
 
 log = logging.getLogger(__name__)
 
-TELEOP_SEED_OFFSET = 500_000  # teleop seeds never collide with video seeds; eval uses 900_000+
 TELEOP_SETTINGS = "sim_settings.json"  # beside LeRobot's meta/: the settings the teleop dataset was made with
 
 
@@ -38,6 +37,7 @@ class SimConfig:
     camera: str = "corner4"
     fps: int = 80  # MetaWorld's control rate (frame_skip 5 × 2.5 ms): one frame per env step
     max_steps: int = 150
+    teleop_seed_offset: int = 500_000  # spec.seeds.teleop_offset: teleop layouts apart from the video ones
     tail_steps: int = 8  # frames kept after success so the outcome is visible
     # Teleop frames as lossless images (False) or LeRobot's default video (AV1, 4:2:0). At 64 px the video's
     # chroma subsampling turns push's 1-2 px green goal brown (measured: max pixel error 117 of 255, at the
@@ -117,18 +117,24 @@ def _video_done(sidecar: Path, settings: dict) -> bool:
     return sidecar.is_file() and _made_with(json.loads(sidecar.read_text()), settings)
 
 
+def layout_seeds(cfg: SimConfig, task_index: int, kind: str) -> range:
+    """The MetaWorld layout seeds of one task's video or teleop episodes. Evaluation and the simulated robot
+    draw theirs from their own ranges (spec.seeds); tests/core/test_config.py checks no preset overlaps them."""
+    base = cfg.seed * 1_000_000 + task_index * 10_000 + (cfg.teleop_seed_offset if kind == "teleop" else 0)
+    return range(base, base + (cfg.teleop_episodes_per_task if kind == "teleop" else cfg.video_episodes_per_task))
+
+
 def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
     jobs, settings, redo = [], render_settings(cfg), 0
     for ti, task in enumerate(cfg.tasks):
-        base = cfg.seed * 1_000_000 + ti * 10_000
-        for i in range(cfg.video_episodes_per_task):
-            sidecar = video_dir / f"{task}_{base + i:07d}.json"
+        for seed in layout_seeds(cfg, ti, "video"):
+            sidecar = video_dir / f"{task}_{seed:07d}.json"
             if not _video_done(sidecar, settings):
                 redo += sidecar.is_file()
-                jobs.append(("video", task, base + i, cfg, str(video_dir)))
+                jobs.append(("video", task, seed, cfg, str(video_dir)))
         if teleop_needed:
-            for i in range(cfg.teleop_episodes_per_task):
-                jobs.append(("teleop", task, base + TELEOP_SEED_OFFSET + i, cfg, str(video_dir)))
+            for seed in layout_seeds(cfg, ti, "teleop"):
+                jobs.append(("teleop", task, seed, cfg, str(video_dir)))
     if redo:
         log.warning("rendering %d videos again: they were made with other settings than %s", redo, settings)
     return jobs
@@ -136,7 +142,7 @@ def _jobs(cfg: SimConfig, video_dir: Path, teleop_needed: bool) -> list[tuple]:
 
 def _teleop_settings(cfg: SimConfig) -> dict:
     return {**render_settings(cfg), "tasks": list(cfg.tasks), "episodes_per_task": cfg.teleop_episodes_per_task,
-            "seed": cfg.seed, "actions": "clipped", "video": cfg.teleop_video}  # datasets of earlier versions recorded the raw expert output
+            "seed": cfg.seed, "teleop_seed_offset": cfg.teleop_seed_offset, "actions": "clipped", "video": cfg.teleop_video}  # datasets of earlier versions recorded the raw expert output
 
 
 def _teleop_done(root: Path, cfg: SimConfig) -> bool:
