@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-EXTRAS  ?= dev,ros
+EXTRAS  ?= dev,ros,scale
 # EGL/OSMesa for headless MuJoCo.
 RENDER_PKGS := libegl1 libgl1-mesa-dri libosmesa6
 # FFmpeg's runtime libraries, for torchcodec (LeRobot's video decoder; without them LeRobot falls back

@@ -10,6 +10,11 @@
 2. random frame pairs from the zarr store (PairDataset, one pass, its chunk cache starting cold)
    vs the same pairs decoded from the LeRobot dataset's videos (delta_timestamps). Goal: zarr >= 5x
    the decode path. The same pass without the chunk cache is reported too (not a goal).
+3. the engines: ingest with engine=local and engine=ray (Ray Data actors on a local Ray, started once
+   before the rounds), 1 and 2 workers, over the same videos, alternating per round; frames/s (medians)
+   and the ray / local ratio at equal workers (median of per-round ratios), on 40 copies of the videos
+   of 1 (5 in --quick). Each run includes starting its workers (Ray actors or spawned processes; 1 local
+   worker runs in this process). Goal: ray >= 0.7x local on one machine (Ray is for many machines).
 Writes bench/results/ingest.json and ingest.png.
 """
 
@@ -74,6 +79,46 @@ def ingest_vs_decode(videos: Path, work: Path, n_rounds: int) -> dict:
             "ingest_vs_decode": float(np.median(ratios)), "ingest_vs_decode_per_round": ratios}
 
 
+def copies(videos: Path, out: Path, n: int) -> Path:
+    """n copies of every video (ingest's cost is per file: copies cost what new videos of that size would)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        for f in videos.glob("*.mp4"):
+            shutil.copy(f, out / f"{f.stem}_{i}.mp4")
+    return out
+
+
+def engine_run(videos: Path, store: Path, engine: str, workers: int) -> tuple[int, float]:
+    from vla.data.ingest import IngestConfig, ingest
+
+    shutil.rmtree(store, ignore_errors=True)
+    t0 = time.perf_counter()
+    report = ingest(str(videos), str(store), IngestConfig(image_size=64, workers=workers, engine=engine))
+    return report["frames"], time.perf_counter() - t0
+
+
+def engines(videos: Path, work: Path, n_rounds: int) -> dict:
+    """engine=local vs engine=ray, 1 and 2 workers, alternating over n_rounds on the same files."""
+    from vla.data.workers import ray_session
+
+    runs = [(engine, workers) for workers in (1, 2) for engine in ("local", "ray")]
+    times: dict[str, list[float]] = {f"{e}_{w}": [] for e, w in runs}
+    with ray_session():  # a local Ray, started once: its start-up (~10 s) is not ingest throughput
+        engine_run(videos, work / "warm_ray.zarr", "ray", 1)
+        for _ in range(n_rounds):
+            for engine, workers in runs:
+                frames, seconds = engine_run(videos, work / f"{engine}_{workers}.zarr", engine, workers)
+                times[f"{engine}_{workers}"].append(seconds)
+    out = {"videos": len(list(videos.glob("*.mp4"))), "frames": frames, "rounds": n_rounds}
+    for key, ts in times.items():
+        out[f"{key}_fps"] = frames / float(np.median(ts))
+    for workers in (1, 2):
+        ratios = [t_local / t_ray for t_local, t_ray in zip(times[f"local_{workers}"], times[f"ray_{workers}"])]
+        out[f"ray_vs_local_{workers}_workers"] = float(np.median(ratios))
+        out[f"ray_vs_local_{workers}_workers_per_round"] = ratios
+    return out
+
+
 def zarr_pairs(store: Path, n: int, cache: bool = True) -> float:
     """One pass over n random pairs; cache=False: no chunk cache (every pair costs a zarr read)."""
     from vla.data.pairs import DEFAULT_CACHE_BYTES, PairDataset
@@ -103,7 +148,7 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.5))
     for ax, (label, m) in zip(axes, (("64 px sim clips", results), ("480 px source -> 64 px", results["camera_480px"]))):
         rounds = m["ingest_vs_decode_per_round"]
         ax.bar(["decode only", "ingest"], [m["decode_fps"], m["ingest_fps"]], color=["grey", "tab:blue"])
@@ -112,6 +157,12 @@ def plot(results: dict, path: Path) -> None:
     axes[2].bar(["LeRobot video decode", "zarr store"], [results["lerobot_pairs_per_s"], results["zarr_pairs_per_s"]],
                 color=["grey", "tab:green"])
     axes[2].set_ylabel("pairs / s"), axes[2].set_title(f"zarr = {results['zarr_vs_lerobot']:.1f}x decode path")
+    e = results["engines"]
+    x = np.arange(2)
+    for k, engine in enumerate(("local", "ray")):
+        axes[3].bar(x + 0.4 * k, [e[f"{engine}_{w}_fps"] for w in (1, 2)], 0.4, label=f"engine={engine}")
+    axes[3].set_xticks(x + 0.2, ["1 worker", "2 workers"]), axes[3].legend(), axes[3].set_ylabel("frames / s")
+    axes[3].set_title(f"ray / local: {e['ray_vs_local_1_workers']:.2f}x, {e['ray_vs_local_2_workers']:.2f}x")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -121,7 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    episodes, n_pairs, n_rounds = (3, 200, 3) if args.quick else (12, 1000, 9)
+    episodes, n_pairs, n_rounds, n_copies = (3, 200, 3, 5) if args.quick else (12, 1000, 9, 40)
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_ingest_"))
     try:
@@ -132,15 +183,18 @@ def main() -> None:
         z = zarr_pairs(work / "frames.zarr", n_pairs)
         z_cold = zarr_pairs(work / "frames.zarr", n_pairs, cache=False)
         lr = lerobot_pairs(work / "teleop", cfg.fps, max(50, n_pairs // 5))
-        r = {**small, "camera_480px": camera,
+        eng = engines(copies(work / "videos", work / "many", n_copies), work, max(1, n_rounds // 3))
+        r = {**small, "camera_480px": camera, "engines": eng,
              "zarr_pairs_per_s": z, "zarr_pairs_per_s_uncached": z_cold, "lerobot_pairs_per_s": lr}
         r["zarr_vs_lerobot"] = z / lr
+        r["date"] = time.strftime("%Y-%m-%d")
         r["goals"] = [
             {"name": "ingest / decode-only throughput", "value": r["ingest_vs_decode"], "goal": 0.8, "op": ">=", "unit": "x"},
             {"name": "ingest / decode-only, 480 px source", "value": camera["ingest_vs_decode"], "goal": 0.8,
              "op": ">=", "unit": "x"},
             {"name": "zarr / LeRobot-video pair sampling", "value": r["zarr_vs_lerobot"], "goal": 5.0, "op": ">=", "unit": "x"},
-        ]
+        ] + [{"name": f"engine=ray / engine=local ingest, {w} worker(s), {eng['videos']} videos",
+              "value": eng[f"ray_vs_local_{w}_workers"], "goal": 0.7, "op": ">=", "unit": "x"} for w in (1, 2)]
         (RESULTS / "ingest.json").write_text(json.dumps(r, indent=2))
         plot(r, RESULTS / "ingest.png")
         for label, m in (("64 px clips", small), ("480 px source", camera)):
@@ -149,6 +203,9 @@ def main() -> None:
                   f"(medians): {m['ingest_vs_decode']:.2f}x, rounds {min(ratios):.2f}-{max(ratios):.2f} (goal >= 0.8)")
         print(f"pairs: zarr {z:.0f}/s vs LeRobot video decode {lr:.0f}/s: {r['zarr_vs_lerobot']:.1f}x (goal >= 5); "
               f"without the chunk cache {z_cold:.0f}/s ({z_cold / lr:.1f}x)")
+        for w in (1, 2):
+            print(f"engines, {w} worker(s): local {eng[f'local_{w}_fps']:.0f} frames/s, ray {eng[f'ray_{w}_fps']:.0f} "
+                  f"frames/s: ray / local {eng[f'ray_vs_local_{w}_workers']:.2f}x (actor start-up included)")
         print(f"wrote {RESULTS / 'ingest.json'} and {RESULTS / 'ingest.png'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -108,3 +108,16 @@ def test_viz_of_a_lam_with_an_action_head_names_each_codes_action(tmp_path, monk
     assert code_grid(model, frames, frames, tmp_path / "g.png").is_file()
     assert titles[:2] == ["o_t", "o_t+k"] and len(titles) == 6
     assert all("\na=" in t and len(t.split("a=")[1].split(",")) == 3 for t in titles[2:])  # xyz per code
+
+
+def test_ray_labelling_writes_what_local_labelling_writes(local_ray, trained_lam, tmp_path):
+    """engine=ray: two Ray actors, each loading the LAM once, label the store exactly as the local loop does."""
+    ckpt = str(trained_lam[0] / "model")
+    local_url = lam_support.copy_store(tmp_path / "local.zarr")
+    ray_url = lam_support.copy_store(tmp_path / "ray.zarr")
+    assert label_with_lam(ckpt, local_url) == label_with_lam(ckpt, ray_url, engine="ray", workers=2)
+    local, remote = FrameStore(local_url), FrameStore(ray_url)
+    for vid in local.video_ids():
+        np.testing.assert_array_equal(remote.read_array(vid, "latent_actions"), local.read_array(vid, "latent_actions"))
+        assert remote.array_attrs(vid, "latent_actions") == local.array_attrs(vid, "latent_actions")
+    assert label_with_lam(ckpt, ray_url, engine="ray")["skipped"] == len(local.video_ids())  # same hash: skipped

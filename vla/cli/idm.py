@@ -37,7 +37,8 @@ def train(cfg) -> None:
 def label(cfg) -> None:
     from vla.idm.train import label_with_idm
 
-    counts = label_with_idm(cfg.idm.checkpoint, cfg.idm.store, cfg.idm.label_batch_size)
+    counts = label_with_idm(cfg.idm.checkpoint, cfg.idm.store, cfg.idm.label_batch_size, cfg.engine,
+                            cfg.idm.label_workers, cfg.ray.address)
     print(f"vla-idm label: {cfg.idm.store}  {counts}")
 
 

@@ -42,7 +42,8 @@ def train(cfg) -> None:
 def label(cfg) -> None:
     from vla.lam.label import label_with_lam
 
-    counts = label_with_lam(cfg.lam.checkpoint, cfg.lam.store, cfg.lam.label_batch_size, cfg.lam.labels)
+    counts = label_with_lam(cfg.lam.checkpoint, cfg.lam.store, cfg.lam.label_batch_size, cfg.lam.labels,
+                            cfg.engine, cfg.lam.label_workers, cfg.ray.address)
     print(f"vla-lam label: {cfg.lam.store}  {counts}")
 
 

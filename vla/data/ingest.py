@@ -2,7 +2,8 @@
 
 Inputs: a folder or glob of video files, or a LeRobot dataset (local root, or hub id
 when online) whose camera video becomes action-free video (actions are not copied).
-Each video is decoded in a worker process and written to its own group; the group
+Inputs may be fsspec URLs too (s3://, gs://, file://). Each video is decoded in a worker process (engine=local)
+or a Ray Data actor (engine=ray, on a local Ray or an existing cluster) and written to its own group; the group
 counts only when its completion mark is written, so after a kill a re-run redoes
 exactly the unfinished videos. A bad input is skipped and named in the report
 (`<store>.ingest_report.json`), unless `fail_fast` is set.
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from vla.core.checkpoint import file_sha256
 from vla.data.store import FrameStore, VideoWriter
 from vla.data.video import VideoReader
-from vla.data.workers import spawn_pool, unordered
+from vla.data.workers import ray_session, ray_unordered, spawn_pool, unordered
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,12 @@ class IngestConfig:
     workers: int = 2
     decode_threads: int = 1  # per video; 1 = in the worker's own thread (see VideoReader), 0 = FFmpeg picks
     fail_fast: bool = False
+    engine: str = "local"  # "local": worker processes here; "ray": Ray Data actors (workers of them)
+    ray_address: str | None = None  # engine=ray: an existing cluster ("auto", "ray://head:10001"); None = local Ray
 
     def __post_init__(self):
+        if self.engine not in ("local", "ray"):
+            raise ValueError(f"engine must be 'local' or 'ray', got {self.engine!r}")
         # Checked once here: a bad value found per video would skip every video with the same reason.
         for name, low in (("image_size", 1), ("chunk_frames", 1), ("min_frames", 1), ("workers", 1), ("decode_threads", 0)):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < low:
@@ -71,6 +76,9 @@ def find_sources(inputs: str | list[str]) -> list[Source]:
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
     sources: list[Source] = []
     for spec in inputs:
+        if "://" in spec:
+            sources += url_sources(spec)
+            continue
         p = Path(spec)
         if (p / "meta" / "info.json").is_file():
             sources += lerobot_sources(str(p))
@@ -100,6 +108,46 @@ def find_sources(inputs: str | list[str]) -> list[Source]:
     if len(set(ids)) != len(ids):
         raise IngestError("two inputs map to the same video id: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
     return sources
+
+
+def url_sources(url: str) -> list[Source]:
+    """Video files under an fsspec URL (s3://bucket/videos/, gs://..., file:///...): a folder or a glob. Each
+    worker copies its video to local disk to decode it; instructions come from a manifest.jsonl beside them."""
+    fs, path = fsspec.core.url_to_fs(url)
+    if any(c in path for c in "*?["):
+        found = fs.glob(path)
+    elif fs.isdir(path):
+        found = fs.ls(path, detail=False)
+    elif fs.exists(path):
+        found = [path]
+    else:
+        raise IngestError(f"input folder not found: {url}")
+    files = sorted(f for f in found if Path(f).suffix.lower() in VIDEO_EXTENSIONS)
+    manifest = {}
+    for folder in {str(Path(f).parent) for f in files}:
+        if fs.isfile(f"{folder}/manifest.jsonl"):
+            for line in fs.cat_file(f"{folder}/manifest.jsonl").decode().splitlines():
+                m = json.loads(line)
+                manifest[f"{folder}/{m['file']}"] = m
+    return [Source(Path(f).stem, fs.unstrip_protocol(f), instruction=manifest.get(f, {}).get("instruction", ""),
+                   task=manifest.get(f, {}).get("task", "")) for f in files]
+
+
+@contextlib.contextmanager
+def _local_file(path: str):
+    """A video's local path: the path itself, or a temporary copy of a URL's file (PyAV decodes local files)."""
+    if "://" not in path:
+        yield path
+        return
+    import tempfile
+
+    fs, remote = fsspec.core.url_to_fs(path)
+    if not fs.exists(remote):
+        raise IngestError("file not found")
+    with tempfile.TemporaryDirectory(prefix="vla_ingest_") as tmp:
+        local = str(Path(tmp) / Path(remote).name)
+        fs.get_file(remote, local)
+        yield local
 
 
 def lerobot_sources(root: str | None, repo_id: str | None = None) -> list[Source]:
@@ -139,14 +187,23 @@ def _lerobot_frames(src: Source, size: int):
 def _start_one(store: FrameStore, src: Source, cfg: IngestConfig) -> tuple[dict, VideoWriter]:
     """Decode one source into its group (ingest() has removed any earlier entry) and hand its last writes
     to the writer thread: (attrs, writer), the writer still to be waited on. Raises with the reason."""
+    if src.kind == "file":
+        with _local_file(src.path) as local:
+            path = Path(local)
+            if not path.exists():
+                raise IngestError("file not found")
+            if not path.is_file() or path.stat().st_size == 0:
+                raise IngestError("empty file" if path.is_file() else "not a file")
+            try:
+                with VideoReader(local, cfg.image_size, cfg.decode_threads) as video:  # one open: fps and frames
+                    return _write_video(store, src, cfg, video, video.fps, file_sha256(local))
+            except Exception as e:
+                if local == src.path:
+                    raise
+                raise IngestError(_reason(e).replace(local, src.path)) from e  # name the URL, not the copy
     path = Path(src.path)
     if not path.exists():
         raise IngestError("file not found")
-    if src.kind == "file":
-        if not path.is_file() or path.stat().st_size == 0:
-            raise IngestError("empty file" if path.is_file() else "not a file")
-        with VideoReader(src.path, cfg.image_size, cfg.decode_threads) as video:  # one open: fps and frames
-            return _write_video(store, src, cfg, video, video.fps, file_sha256(src.path))
     from vla.data.lerobot_io import open_dataset
 
     meta = open_dataset(src.path).meta
@@ -221,7 +278,13 @@ def _open_run_store(url: str) -> None:
 
 def _work(job: tuple) -> list[tuple[Source, dict | None, str | None]]:
     sources, cfg = job
-    return list(_ingest_stream(_run_store, sources, cfg))
+    # Ray runs a job again from its start when the worker running it died: a video the first attempt committed
+    # is kept as it is (committed once), one it left half-written is removed and written again.
+    committed = [s for s in sources if _run_store.is_complete(s.video_id)]
+    todo = [s for s in sources if s not in committed]
+    for src in todo:
+        _run_store.delete_video(src.video_id)
+    return [(s, _run_store.attrs(s.video_id), None) for s in committed] + list(_ingest_stream(_run_store, todo, cfg))
 
 
 def _batches(sources: list[Source], workers: int) -> list[list[Source]]:
@@ -233,14 +296,24 @@ def _batches(sources: list[Source], workers: int) -> list[list[Source]]:
 
 
 @contextlib.contextmanager
-def _pool(workers: int, n_jobs: int, store: FrameStore):
-    """Worker processes when there is parallel work to do; in-process otherwise (no start-up cost)."""
-    if workers <= 1 or n_jobs <= 1:
-        yield None
+def _results(todo: list[Source], store: FrameStore, cfg: IngestConfig):
+    """(source, attrs, reason) of every video to do, as each finishes: on Ray actors (engine=ray), in worker
+    processes when there is parallel work to do, else in this process (no start-up cost)."""
+    jobs = [(batch, cfg) for batch in _batches(todo, cfg.workers)]
+    if not todo:
+        yield iter(())
         return
-    pool = spawn_pool(min(workers, n_jobs), initializer=_open_run_store, initargs=(store.url,))
+    if cfg.engine == "ray":
+        with ray_session(cfg.ray_address):
+            yield (r for batch in ray_unordered(_work, jobs, "ingest", cfg.workers, _open_run_store, (store.url,))
+                   for r in batch)
+        return
+    if cfg.workers <= 1 or len(todo) <= 1:
+        yield _ingest_stream(store, todo, cfg)
+        return
+    pool = spawn_pool(min(cfg.workers, len(jobs)), initializer=_open_run_store, initargs=(store.url,))
     try:
-        yield pool
+        yield (r for batch in unordered(pool, _work, jobs, "ingest") for r in batch)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # a stopped run waits only for the videos in flight
 
@@ -257,12 +330,7 @@ def ingest(inputs: str | list[str], store_url: str, cfg: IngestConfig) -> dict:
         store.delete_video(vid)
     log.info("ingest: %d inputs, %d already in %s, %d to do", len(sources), len(sources) - len(todo), store_url, len(todo))
     skipped, done = [], []
-    with _pool(cfg.workers, len(todo), store) as pool:
-        if pool is None:
-            results = _ingest_stream(store, todo, cfg)
-        else:
-            jobs = [(batch, cfg) for batch in _batches(todo, cfg.workers)]
-            results = (r for batch in unordered(pool, _work, jobs, "ingest") for r in batch)
+    with _results(todo, store, cfg) as results:
         for src, attrs, err in tqdm(results, total=len(todo), desc="ingest", unit="video"):
             if err is None:
                 done.append(src.video_id)

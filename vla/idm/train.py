@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from vla.core.splits import held_out
 from vla.core.training import TrainConfig, save_run, train_loop
-from vla.data.labelling import label_store
+from vla.data.labelling import LabelSpec, label_store
 from vla.idm.configuration import IDMConfig
 from vla.idm.modeling import InverseDynamicsModel
 
@@ -126,10 +127,19 @@ def plot(history: list[dict], evals: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def label_with_idm(checkpoint: str, store_url: str, batch_size: int = 256) -> dict:
-    """`idm_actions` (T-1, action_dim) float32 per video."""
+def idm_predictor(checkpoint: str):
+    """The IDM's pair function (frames t, t+gap -> actions), on the best device here."""
+    from vla.core.device import resolve_device
+
+    return InverseDynamicsModel.from_pretrained(checkpoint).to(resolve_device("auto")).predict
+
+
+def label_with_idm(checkpoint: str, store_url: str, batch_size: int = 256, engine: str = "local", workers: int = 2,
+                   ray_address: str | None = None) -> dict:
+    """`idm_actions` (T-1, action_dim) float32 per video. engine=ray: on `workers` Ray actors."""
     from vla.core.checkpoint import checkpoint_hash
 
-    model = InverseDynamicsModel.from_pretrained(checkpoint)
-    return label_store(store_url, "idm_actions", "idm_hash", checkpoint_hash(checkpoint), model.cfg.gap,
-                       model.predict, {"action_dim": model.cfg.action_dim}, np.float32, batch_size)
+    c = InverseDynamicsModel.from_pretrained(checkpoint).cfg
+    spec = LabelSpec("idm_actions", "idm_hash", checkpoint_hash(checkpoint), c.gap, {"action_dim": c.action_dim},
+                     np.float32, batch_size)
+    return label_store(store_url, spec, partial(idm_predictor, checkpoint), engine, workers, ray_address)

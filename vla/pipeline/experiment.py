@@ -124,7 +124,8 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
         train(model_cfg, train_cfg, cfg.paths.frames, run_dir, teleop_root=cfg.paths.teleop,
               resume=not (run_dir / STAMP).is_file())
         _stamp(run_dir, fingerprint)
-    label_with_lam(str(run_dir / "model"), cfg.paths.frames, cfg.lam.label_batch_size, LABELLED_LAM_ARRAY)
+    label_with_lam(str(run_dir / "model"), cfg.paths.frames, cfg.lam.label_batch_size, LABELLED_LAM_ARRAY,
+                   cfg.engine, cfg.lam.label_workers, cfg.ray.address)
     return LABELLED_LAM_ARRAY
 
 
