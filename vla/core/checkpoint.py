@@ -226,6 +226,18 @@ def load_weights(model: torch.nn.Module, weights: dict, directory: Path) -> None
         raise CheckpointError(f"{directory / 'model.safetensors'} does not match the model: {e}") from e
 
 
+class SavedConfig:
+    """`from_dict` for a config dataclass read back from a checkpoint's config.json: keys the dataclass does not
+    know (the checkpoint's "kind", a field an older version had) are left out."""
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        from dataclasses import fields
+
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
 class DataclassCheckpoint:
     """save_pretrained / from_pretrained for a model whose whole config is the dataclass `self.cfg` (the LAM,
     the IDM): weights + {"kind": kind, **cfg} in one checkpoint directory. Subclasses set `kind` and

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+from vla.core.checkpoint import SavedConfig
 
 
 @dataclass
-class LAMConfig:
+class LAMConfig(SavedConfig):
     image_size: int = 64
     channels: int = 3
     width: int = 32             # conv channels of the first stage (doubled at each of 3 downsamplings, capped)
@@ -34,7 +36,3 @@ class LAMConfig:
             raise ValueError(f"LAMConfig: action_dim={self.action_dim} and label_weight={self.label_weight} "
                              "must both be > 0 (a LAM supervised by labels) or both 0 (pure video)")
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "LAMConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})

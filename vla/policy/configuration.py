@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from vla.core.checkpoint import SavedConfig
 
 
 @dataclass
-class PolicyConfig:
+class PolicyConfig(SavedConfig):
     # A local directory or a hub id loadable by AutoModelForImageTextToText; "tiny" builds the offline default.
     backbone: str = "tiny"
     image_size: int = 64  # images are resized to this square before the vision encoder
@@ -51,7 +53,3 @@ class PolicyConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "PolicyConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})

@@ -46,8 +46,10 @@ class Normalizer:
 
 
 def images_to_pixels(images, image_size: int, device=None) -> torch.Tensor:
-    """uint8 (B,H,W,3) / (H,W,3) or float (B,3,H,W) in [0,1] -> (B, 1, 3, S, S) in [-1, 1]."""
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    """uint8 (B,H,W,3) / (H,W,3) or float (B,3,H,W) in [0,1] -> (B, 1, 3, S, S) in [-1, 1].
+    A numpy view of any layout (a padded camera row, a flipped image) is made C-contiguous first: the backbone
+    always gets one memory layout, and a compiled one is not recompiled for another."""
+    x = torch.as_tensor(np.ascontiguousarray(images) if not isinstance(images, torch.Tensor) else images)
     if x.dim() == 3:
         x = x.unsqueeze(0)
     if x.dtype == torch.uint8:

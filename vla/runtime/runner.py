@@ -77,9 +77,7 @@ class PolicyRunner:
         """(chunk_size, action_dim) float32 actions in robot units for one observation."""
         self._check(obs)
         t0 = time.perf_counter()
-        # A C-contiguous image, whatever view it came as (a padded camera row, a channels-first store): the
-        # backbone then always gets one memory layout, and a compiled one is not recompiled for another.
-        batch = {"image": np.ascontiguousarray(obs["image"])[None],
+        batch = {"image": np.asarray(obs["image"])[None],  # any layout: the processor makes it contiguous
                  "state": np.asarray(obs["state"], np.float32)[None], "instruction": [obs["instruction"]]}
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             chunk = self.policy.predict_action_chunk(batch)[0]
