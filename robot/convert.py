@@ -98,7 +98,8 @@ def numpy_to_command(command: np.ndarray, output_type: str, joint_names: list[st
         msg = JointTrajectory(joint_names=joint_names)
         msg.header.stamp = stamp
         point = JointTrajectoryPoint(positions=values)
-        point.time_from_start.nanosec = time_from_start_ns
+        # A Duration's nanosec must stay below 1 s: below 1 Hz the control period spills into sec.
+        point.time_from_start.sec, point.time_from_start.nanosec = divmod(int(time_from_start_ns), 10**9)
         msg.points = [point]
         return msg
     if output_type == "twist_stamped":

@@ -91,6 +91,12 @@ def test_command_message_of_each_output_type(output_type):
                                     twist.angular.y, twist.angular.z], [0.1, 0.2, 0.3, 0.0, 0.0, 0.4])
 
 
+def test_a_trajectory_point_due_in_over_a_second_is_a_valid_duration():
+    """A control rate below 1 Hz: the period goes into sec (nanosec >= 1e9 is refused by the message)."""
+    msg = numpy_to_command(np.zeros(2), "joint_trajectory", ["a", "b"], None, 2_500_000_000)
+    assert (msg.points[0].time_from_start.sec, msg.points[0].time_from_start.nanosec) == (2, 500_000_000)
+
+
 def test_short_twist_command_fills_zeros():
     twist = numpy_to_command(np.array([0.5, -0.5]), "twist_stamped", []).twist
     assert [twist.linear.x, twist.linear.y, twist.linear.z, twist.angular.z] == [0.5, -0.5, 0.0, 0.0]
