@@ -1,6 +1,8 @@
 """Project-wide test set-up: offline, headless, and small thread pools (CI has 2 cores)."""
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,39 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# The tiny policy artefacts (tests/policy/policy_support.py), built once per session and shared by the policy,
+# eval and runtime tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "policy"))
+
+
+@pytest.fixture(scope="session")
+def backbone_dir(tmp_path_factory):
+    from policy_support import backbone_fixture
+
+    return backbone_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def store_url(tmp_path_factory):
+    from policy_support import store_fixture
+
+    return store_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def teleop_root(tmp_path_factory):
+    from policy_support import teleop_fixture
+
+    return teleop_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def finetuned_dir(tmp_path_factory):
+    from policy_support import finetuned_fixture
+
+    return finetuned_fixture(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,10 @@
-"""Session artefacts for the policy tests: tiny backbone, synthetic labelled store, tiny teleop dataset, runs."""
+"""Session artefacts for the policy tests: a stage-2 run over the tiny backbone and the synthetic labelled store
+(those, the teleop dataset and a finetuned policy come from tests/conftest.py)."""
 
 import pytest
-from policy_support import (backbone_fixture, finetuned_fixture, store_fixture, teleop_fixture, tiny_policy_cfg,
-                            tiny_train_cfg)
+from policy_support import tiny_policy_cfg, tiny_train_cfg
 
 PRETRAIN_STEPS = 30
-
-
-@pytest.fixture(scope="session")
-def backbone_dir(tmp_path_factory):
-    return backbone_fixture(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def store_url(tmp_path_factory):
-    return store_fixture(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def teleop_root(tmp_path_factory):
-    return teleop_fixture(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def finetuned_dir(tmp_path_factory):
-    return finetuned_fixture(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

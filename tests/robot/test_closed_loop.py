@@ -1,14 +1,9 @@
 """Sim robot + policy node over real DDS (one process, private domain): the full loop, and its control."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 from omegaconf import OmegaConf
 
 from robot.loop import run_loop
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
 
 
 def robot_cfg(**kw):
@@ -41,9 +36,7 @@ def test_expert_through_ros_succeeds_where_idle_policy_fails():
     assert expert["commands"] >= expert["ticks"] - 1 > 0
 
 
-def test_checkpoint_policy_drives_the_sim_over_ros(tmp_path_factory):
-    from policy_support import finetuned_fixture
-
-    stats = run_loop(robot_cfg(checkpoint=str(finetuned_fixture(tmp_path_factory)), max_steps=15, refill_threshold=1))
+def test_checkpoint_policy_drives_the_sim_over_ros(finetuned_dir):
+    stats = run_loop(robot_cfg(checkpoint=str(finetuned_dir), max_steps=15, refill_threshold=1))
     assert stats["episodes"] == 1 and stats["episode_results"][0]["steps"] == 15
     assert stats["inference_ms_p50"] > 0 and stats["bad_inputs"] == {}

@@ -22,14 +22,11 @@ from robot.interfaces import (CAMERA_TOPIC, COMMAND_QOS, COMMAND_TOPIC, INSTRUCT
 from robot.loop import call_arm
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "policy"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_sends_safe_zero_and_exits_zero(ros_context, tmp_path_factory, tmp_path, sig):
-    from policy_support import finetuned_fixture
-
-    checkpoint = finetuned_fixture(tmp_path_factory)   # shared with test_closed_loop in one session
+def test_signal_sends_safe_zero_and_exits_zero(ros_context, finetuned_dir, tmp_path, sig):
+    checkpoint = finetuned_dir   # one session artefact (tests/conftest.py), shared with test_closed_loop
     log_path = tmp_path / "policy_node.log"
     cmd = [str(Path(sys.executable).parent / "vla-policy-node"), "--ros-args",
            "--params-file", str(ROOT / "launch/params/policy.yaml"),
