@@ -56,9 +56,14 @@ class PolicyNode(Node):
         self.p = policy_parameters(declare_parameters(self, POLICY_PARAMETERS), self.get_name())
         self.safety = SafetyFilter(safety_config(self.p))
         self.policy = policy if policy is not None else self._load_policy()
-        if getattr(self.policy, "action_dim", self.p["action_dim"]) != self.p["action_dim"]:
-            raise ValueError(f"parameter action_dim={self.p['action_dim']} but the policy outputs "
-                             f"{self.policy.action_dim} dimensions")
+        for name in ("action_dim", "state_dim"):  # the checkpoint's robot must be this one
+            if getattr(self.policy, name, self.p[name]) != self.p[name]:
+                raise ValueError(f"parameter {name}={self.p[name]} but the policy {self.p['checkpoint'] or ''} has "
+                                 f"{name}={getattr(self.policy, name)}")
+        cameras = getattr(self.policy, "image_keys", None) or ["image"]
+        if len(cameras) != 1:
+            raise ValueError(f"the policy reads {len(cameras)} cameras {cameras}; this node subscribes one camera "
+                             "topic (several cameras: not yet)")
 
         self.lock = threading.Lock()
         # A tick's filter + publish and stop()'s final safe command never interleave (taken before `lock`):

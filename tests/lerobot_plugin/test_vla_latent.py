@@ -38,7 +38,7 @@ def test_config_refuses_more_action_steps_than_chunk():
 def _first_batch(dataset_root, cfg):
     ds = LeRobotDataset("local/tiny_reach", root=dataset_root)
     item = ds[0]
-    return {OBS_STATE: item[OBS_STATE], cfg.image_key: item[cfg.image_key], "task": item["task"]}, ds
+    return {OBS_STATE: item[OBS_STATE], **{key: item[key] for key in cfg.image_features}, "task": item["task"]}, ds
 
 
 def test_lerobot_train_checkpoint_reloads_with_normalisation_stats(lerobot_checkpoint, tiny_dataset):
@@ -116,7 +116,8 @@ def test_checkpoint_holds_a_vla_policy_checkpoint_with_the_same_network(lerobot_
     batch = pre(obs)
     net = VLAPolicy.from_pretrained(lerobot_checkpoint / "vla")
     net.processor.stats = policy.model.processor.stats  # identity: LeRobot's processors normalise
-    inputs = {"image": batch[policy.config.image_key], "state": batch[OBS_STATE], "instruction": [obs["task"]]}
+    inputs = {"images": [batch[key] for key in policy.config.image_features], "state": batch[OBS_STATE],
+              "instruction": [obs["task"]]}
     assert torch.equal(net.predict_action_chunk(inputs), policy.predict_action_chunk(batch))
 
 

@@ -138,6 +138,19 @@ def test_invalid_parameters_refused_naming_the_parameter(ros_context, params, wo
                    parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
 
 
+@pytest.mark.parametrize("policy_dims, word", [({"state_dim": 6}, "state_dim=4 but the policy .*state_dim=6"),
+                                               ({"action_dim": 7}, "action_dim=4 but the policy .*action_dim=7"),
+                                               ({"image_keys": ["front", "wrist"]}, "reads 2 cameras")])
+def test_a_checkpoint_for_another_robot_is_refused_at_start(ros_context, policy_dims, word):
+    """A checkpoint finetuned on another robot's dataset (its sizes, its cameras) does not start on this one."""
+    from robot.policy_node import PolicyNode
+    policy = ConstantPolicy()
+    for name, value in policy_dims.items():
+        setattr(policy, name, value)
+    with pytest.raises(ValueError, match=word):
+        PolicyNode(policy=policy, context=ros_context)
+
+
 def test_out_of_range_rate_refused(ros_context):
     from rclpy.exceptions import InvalidParameterValueException
 
@@ -269,16 +282,11 @@ def test_device_dtype_and_compile_reach_the_policy_runner_and_warm_up_comes_firs
         node.destroy_node()
 
 
-def test_a_bfloat16_node_commands_finite_actions(harness, tmp_path_factory):
+def test_a_bfloat16_node_commands_finite_actions(harness, finetuned_dir):
     """A real checkpoint under bf16 autocast on CPU, through the node: finite commands of action_dim."""
-    import sys
-    from pathlib import Path
-
     import torch
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
-    from policy_support import finetuned_fixture
 
-    h = harness(checkpoint=str(finetuned_fixture(tmp_path_factory)), device="cpu", dtype="bfloat16",
+    h = harness(checkpoint=str(finetuned_dir), device="cpu", dtype="bfloat16",
                 stale_timeout_s=5.0)
     assert h.node.policy.autocast_dtype is torch.bfloat16
     assert h.arm(True)

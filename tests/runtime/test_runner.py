@@ -20,13 +20,13 @@ def frames(teleop_root):
 
 
 def _obs(data, i):
-    return {"image": data.images[i], "state": data.states[i], "instruction": data.instructions[i]}
+    return {"image": data.images["observation.image"][i], "state": data.states[i], "instruction": data.instructions[i]}
 
 
 def test_runner_matches_the_training_time_forward(runner, finetuned_dir, frames):
     policy = VLAPolicy.from_pretrained(finetuned_dir).eval()
     rows = [0, 7, 19]
-    batch = {"image": frames.images[rows], "state": frames.states[rows],
+    batch = {"image": frames.images["observation.image"][rows], "state": frames.states[rows],
              "instruction": [frames.instructions[i] for i in rows]}
     expected = policy.predict_action_chunk(batch).numpy()
     got = np.stack([runner.predict_chunk(_obs(frames, i)) for i in rows])

@@ -18,16 +18,20 @@ from tqdm.auto import tqdm
 log = logging.getLogger(__name__)
 
 
-def teleop_features(image_size: int | tuple[int, int], use_video: bool = True,
+def teleop_features(image_size: int | tuple[int, int] | dict[str, tuple[int, int]], use_video: bool = True,
                     state_names: list[str] | None = None, action_names: list[str] | None = None) -> dict:
-    """The dataset schema; the defaults are MetaWorld's (square image, 4-d state and action). A robot's
-    recording passes its own image (height, width) and joint/command names, whose count sets the shape."""
-    h, w = (image_size, image_size) if isinstance(image_size, int) else image_size
+    """The dataset schema; the defaults are MetaWorld's (one square `observation.image`, 4-d state and action).
+    A robot's recording passes its own cameras ({feature name: (height, width)}, e.g.
+    `observation.images.front`) and joint/command names, whose count sets the shape."""
+    if isinstance(image_size, dict):
+        cameras = dict(image_size)
+    else:
+        cameras = {"observation.image": (image_size, image_size) if isinstance(image_size, int) else image_size}
     state_names = state_names or ["x", "y", "z", "gripper"]
     action_names = action_names or ["dx", "dy", "dz", "gripper"]
     return {
-        "observation.image": {"dtype": "video" if use_video else "image", "shape": (h, w, 3),
-                              "names": ["height", "width", "channels"]},
+        **{key: {"dtype": "video" if use_video else "image", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+           for key, (h, w) in cameras.items()},
         "observation.state": {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
         "action": {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
         "next.success": {"dtype": "bool", "shape": (1,), "names": None},
@@ -37,7 +41,7 @@ def teleop_features(image_size: int | tuple[int, int], use_video: bool = True,
 class TeleopWriter:
     """Appends episodes to a new LeRobot v3 dataset; `close()` finalises it (required to reload it)."""
 
-    def __init__(self, root: str | Path, fps: int, image_size: int | tuple[int, int],
+    def __init__(self, root: str | Path, fps: int, image_size: int | tuple[int, int] | dict[str, tuple[int, int]],
                  repo_id: str = "local/metaworld_sim", use_video: bool = True,
                  state_names: list[str] | None = None, action_names: list[str] | None = None):
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -46,16 +50,23 @@ class TeleopWriter:
         if root.exists():
             raise FileExistsError(f"{root} already exists; LeRobotDataset.create needs a new directory")
         features = teleop_features(image_size, use_video, state_names, action_names)
+        self.cameras = [k for k, f in features.items() if f["dtype"] in ("video", "image")]
         self.dataset = LeRobotDataset.create(repo_id, fps=fps, features=features, root=root, use_videos=use_video)
 
-    def add_episode(self, images: np.ndarray, states: np.ndarray, actions: np.ndarray, successes: np.ndarray,
-                    instruction: str) -> None:
-        if not (len(images) == len(states) == len(actions) == len(successes)) or len(images) == 0:
-            raise ValueError(f"episode arrays differ in length or are empty: images {len(images)}, "
-                             f"states {len(states)}, actions {len(actions)}, success {len(successes)}")
-        for img, s, a, ok in zip(images, states, actions, successes):
-            self.dataset.add_frame({"observation.image": img, "observation.state": np.asarray(s, np.float32),
-                                    "action": np.asarray(a, np.float32),
+    def add_episode(self, images: np.ndarray | dict[str, np.ndarray], states: np.ndarray, actions: np.ndarray,
+                    successes: np.ndarray, instruction: str) -> None:
+        """`images`: (T, H, W, 3) uint8 for the one camera, or {camera feature name: (T, H, W, 3)}."""
+        cameras = images if isinstance(images, dict) else {self.cameras[0]: images}
+        if sorted(cameras) != sorted(self.cameras):
+            raise ValueError(f"episode has cameras {sorted(cameras)}, the dataset {sorted(self.cameras)}")
+        lengths = {len(v) for v in cameras.values()} | {len(states), len(actions), len(successes)}
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError(f"episode arrays differ in length or are empty: images "
+                             f"{ {k: len(v) for k, v in cameras.items()} }, states {len(states)}, actions "
+                             f"{len(actions)}, success {len(successes)}")
+        for t, (s, a, ok) in enumerate(zip(states, actions, successes)):
+            self.dataset.add_frame({**{k: v[t] for k, v in cameras.items()},
+                                    "observation.state": np.asarray(s, np.float32), "action": np.asarray(a, np.float32),
                                     "next.success": np.array([bool(ok)]), "task": instruction})
         self.dataset.save_episode()
 
@@ -157,33 +168,58 @@ def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key
 
 @dataclass
 class ChunkData:
-    images: np.ndarray  # (N, H, W, 3) uint8
+    images: dict[str, np.ndarray]  # per camera feature: (N, H, W, 3) uint8, each camera its own size
     states: np.ndarray  # (N, state_dim)
     actions: np.ndarray  # (N, chunk, action_dim)
     is_pad: np.ndarray  # (N, chunk) bool
     instructions: list[str]
     episodes: list[int]
 
+    @property
+    def image_keys(self) -> list[str]:
+        return list(self.images)
+
+
+def feature_mapping(meta, image_keys: list[str] | None, state_key: str, action_key: str) -> list[str]:
+    """The cameras to read (all of the dataset's when None), after checking that every feature the policy maps
+    exists with a usable shape: one line naming the feature, the dataset and what it has instead."""
+    features, where = meta.features, meta.root
+    cameras = list(meta.camera_keys)
+    keys = cameras if image_keys is None else list(image_keys)
+    if not keys:
+        raise ValueError(f"{where} has no camera feature (observation.image* of dtype image or video); "
+                         f"its features: {sorted(features)}")
+    missing = [k for k in keys if k not in cameras]
+    if missing:
+        raise ValueError(f"{where} has no camera {missing}: its cameras are {cameras} (set policy.image_keys)")
+    for key, what in ((state_key, "policy.state_key"), (action_key, "policy.action_key")):
+        if key not in features or len(features[key]["shape"]) != 1:
+            raise ValueError(f"{where} has no 1-D feature {key!r} ({what}); its features: {sorted(features)}")
+    return keys
+
 
 def load_chunks(root: str | Path, chunk_size: int, demos_per_task: int | None = None,
+                image_keys: list[str] | None = None, state_key: str = "observation.state", action_key: str = "action",
                 repo_id: str = "local/teleop") -> ChunkData:
     """Decode the first `demos_per_task` episodes of every task (all when None) once into memory, with
-    action chunks from delta_timestamps."""
+    action chunks from delta_timestamps: the cameras `image_keys` (None: every camera), state and action as
+    the dataset's metadata names and sizes them."""
     import torch
     from lerobot.datasets import LeRobotDataset
 
     meta = open_metadata(root, repo_id)
+    keys = feature_mapping(meta, image_keys, state_key, action_key)
     episodes = select_episodes(meta, demos_per_task)
     ds = LeRobotDataset(repo_id, root=Path(root), episodes=episodes,
-                        delta_timestamps={"action": [i / meta.fps for i in range(chunk_size)]})
-    images, states, actions, pads, instr = [], [], [], [], []
+                        delta_timestamps={action_key: [i / meta.fps for i in range(chunk_size)]})
+    images, states, actions, pads, instr = {k: [] for k in keys}, [], [], [], []
     for i in tqdm(range(len(ds)), desc=f"decoding {len(episodes)} episodes"):
         item = ds[i]
-        img = item["observation.image"]
-        images.append((img.permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy())
-        states.append(item["observation.state"].numpy())
-        actions.append(item["action"].numpy())
-        pads.append(item["action_is_pad"].numpy())
+        for k in keys:
+            images[k].append((item[k].permute(1, 2, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy())
+        states.append(item[state_key].numpy())
+        actions.append(item[action_key].numpy())
+        pads.append(item[f"{action_key}_is_pad"].numpy())
         instr.append(item["task"])
-    return ChunkData(np.stack(images), np.stack(states).astype(np.float32), np.stack(actions).astype(np.float32),
-                     np.stack(pads).astype(bool), instr, episodes)
+    return ChunkData({k: np.stack(v) for k, v in images.items()}, np.stack(states).astype(np.float32),
+                     np.stack(actions).astype(np.float32), np.stack(pads).astype(bool), instr, episodes)

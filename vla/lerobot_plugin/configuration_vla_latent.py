@@ -63,19 +63,15 @@ class VLALatentConfig(PreTrainedConfig):
             raise ValueError(f"vla_latent: only n_obs_steps=1 is supported, got {self.n_obs_steps}")
 
     def validate_features(self) -> None:
-        if len(self.image_features) != 1:
+        if not self.image_features:
             raise ValueError(
-                f"vla_latent needs exactly one image input feature (observation.image*), got "
-                f"{sorted(self.image_features)} among inputs {sorted(self.input_features)}"
+                f"vla_latent needs at least one camera input feature (observation.image*), got none among inputs "
+                f"{sorted(self.input_features)}"
             )
         if OBS_STATE not in self.input_features:
             raise ValueError(f"vla_latent needs '{OBS_STATE}' among the inputs, got {sorted(self.input_features)}")
         if ACTION not in self.output_features or self.output_features[ACTION].type is not FeatureType.ACTION:
             raise ValueError(f"vla_latent needs an '{ACTION}' output feature, got {sorted(self.output_features)}")
-
-    @property
-    def image_key(self) -> str:
-        return next(iter(self.image_features))
 
     def get_optimizer_preset(self) -> AdamWConfig:
         return AdamWConfig(lr=self.optimizer_lr, weight_decay=self.optimizer_weight_decay,

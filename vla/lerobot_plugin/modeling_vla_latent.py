@@ -36,7 +36,8 @@ def identity_stats(dim: int) -> dict[str, list[float]]:
 def _policy_config(config: VLALatentConfig) -> PolicyConfig:
     return PolicyConfig(backbone=config.backbone, image_size=config.image_size, chunk_size=config.chunk_size,
                         action_dim=config.output_features[ACTION].shape[0],
-                        state_dim=config.input_features[OBS_STATE].shape[0], head_hidden=config.head_hidden,
+                        state_dim=config.input_features[OBS_STATE].shape[0], image_keys=list(config.image_features),
+                        head_hidden=config.head_hidden,
                         full_finetune=config.full_finetune, lora_r=config.lora_r)
 
 
@@ -139,7 +140,8 @@ class VLALatentPolicy(PreTrainedPolicy):
         n = batch[OBS_STATE].shape[0]
         task = batch.get("task", "")
         tasks = [task] * n if isinstance(task, str) else list(task)
-        return {"image": batch[self.config.image_key], "state": batch[OBS_STATE], "instruction": tasks}
+        return {"images": [batch[key] for key in self.config.image_features], "state": batch[OBS_STATE],
+                "instruction": tasks}
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict]:
         inputs = self._inputs(batch)

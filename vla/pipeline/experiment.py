@@ -196,7 +196,8 @@ def run_sweep(cfg: DictConfig, jobs: list[dict]) -> None:
         data = {}
         for job in jobs:
             if job["demos"] not in data:  # decoded once, shared by every arm: the same finetuning data
-                data = {job["demos"]: load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, job["demos"])}
+                data = {job["demos"]: load_chunks(cfg.paths.teleop, cfg.policy.chunk_size, job["demos"],
+                                                  cfg.policy.image_keys, cfg.policy.state_key, cfg.policy.action_key)}
             finetune_and_evaluate({**job, "data": data[job["demos"]]})
         return
     from vla.data.workers import spawn_pool, unordered

@@ -13,8 +13,13 @@ class PolicyConfig(SavedConfig):
     backbone: str = "tiny"
     image_size: int = 64  # images are resized to this square before the vision encoder
     chunk_size: int = 4  # H: future actions predicted per inference
-    action_dim: int = 4
+    action_dim: int = 4  # stage 3 takes both sizes from the dataset
     state_dim: int = 4
+    # The dataset features the policy reads: its cameras in order (None: every camera of the dataset, filled in
+    # by stage 3 and saved with the checkpoint), its state and its action. Set them to map other names.
+    image_keys: list[str] | None = None
+    state_key: str = "observation.state"
+    action_key: str = "action"
     n_tokens: int = 4  # latent-action tokens per frame (stage 2 targets)
     codebook_size: int = 8
     head_hidden: int = 256
@@ -34,6 +39,7 @@ class PolicyConfig(SavedConfig):
     action_reads_pretrain_head: bool = False
     random_shift: int = 0  # training-time image augmentation (DrQ): shift by up to this many pixels, edges replicated
     pretrain_target: str = "latent"  # "latent" (LAM codes, classification) or "idm" (pseudo-actions, regression)
+    pretrain_action_dim: int | None = None  # the IDM pseudo-action's size (the video's robot); None = action_dim
     normalization: str = "mean_std"  # or "min_max" for state and action
 
     def __post_init__(self):
@@ -49,6 +55,10 @@ class PolicyConfig(SavedConfig):
             if getattr(self, name) < 1:
                 raise ValueError(f"PolicyConfig.{name} must be >= 1, got {getattr(self, name)}")
         self.lora_targets = list(self.lora_targets)
+        if self.image_keys is not None:
+            self.image_keys = list(self.image_keys)
+            if not self.image_keys:
+                raise ValueError("PolicyConfig.image_keys must name at least one camera (or be null: all of them)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -23,8 +23,19 @@ log = logging.getLogger(__name__)
 
 
 def make_batch(data: ChunkData, rows: np.ndarray) -> dict:
-    return {"image": data.images[rows], "state": data.states[rows], "instruction": [data.instructions[r] for r in rows],
-            "action": torch.as_tensor(data.actions[rows]), "action_is_pad": torch.as_tensor(data.is_pad[rows])}
+    return {"images": [data.images[key][rows] for key in data.image_keys], "state": data.states[rows],
+            "instruction": [data.instructions[r] for r in rows], "action": torch.as_tensor(data.actions[rows]),
+            "action_is_pad": torch.as_tensor(data.is_pad[rows])}
+
+
+def with_dataset_features(policy_cfg: PolicyConfig, data: ChunkData) -> None:
+    """The policy reads what the dataset has: its cameras and its state and action sizes (saved with the checkpoint)."""
+    dims = {"state_dim": data.states.shape[1], "action_dim": data.actions.shape[2]}
+    changed = {k: (getattr(policy_cfg, k), v) for k, v in dims.items() if getattr(policy_cfg, k) != v}
+    if changed:
+        log.info("the dataset sets %s", ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
+    policy_cfg.state_dim, policy_cfg.action_dim = dims["state_dim"], dims["action_dim"]
+    policy_cfg.image_keys = list(data.image_keys)
 
 
 def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path | None,
@@ -38,9 +49,12 @@ def build_policy(policy_cfg: PolicyConfig, init: str, pretrain_dir: str | Path |
         raise FileNotFoundError(f"stage-2 checkpoint {pretrain_dir} not found: run `vla-pretrain` first, "
                                 "or use finetune.init=none")
     policy = VLAPolicy.from_pretrained(pretrain_dir)
-    # Stage-3 settings (chunk, LoRA, full finetune) come from this run's config, not from stage 2's.
+    # The stage-2 IDM head keeps the size it was trained at (the video's robot), whatever robot this one is.
+    policy.config.pretrain_action_dim = policy.pseudo_action_dim
+    # Stage-3 settings (chunk, LoRA, full finetune, the robot's features) come from this run, not from stage 2.
     for key in ("chunk_size", "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune",
-                "normalization", "head_hidden", "random_shift", "action_reads_pretrain_head"):
+                "normalization", "head_hidden", "random_shift", "action_reads_pretrain_head", "state_dim",
+                "action_dim", "image_keys", "state_key", "action_key"):
         setattr(policy.config, key, getattr(policy_cfg, key))
     from vla.policy.heads import ActionChunkHead
 
@@ -56,7 +70,9 @@ def finetune(policy_cfg: PolicyConfig, train_cfg: TrainConfig, dataset_root: str
     """Run stage 3 and write out_dir/model + metrics.json + loss.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = data or load_chunks(dataset_root, policy_cfg.chunk_size, demos_per_task)
+    data = data or load_chunks(dataset_root, policy_cfg.chunk_size, demos_per_task, policy_cfg.image_keys,
+                               policy_cfg.state_key, policy_cfg.action_key)
+    with_dataset_features(policy_cfg, data)
     torch.manual_seed(train_cfg.seed)
     policy = build_policy(policy_cfg, init, pretrain_dir, backbone_path)
     policy.processor.stats.update(state=compute_stats(data.states), action=compute_stats(data.actions[:, 0]))

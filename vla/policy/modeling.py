@@ -65,7 +65,7 @@ class VLAPolicy(nn.Module):
         self.pool = make_pool(config.pool, backbone.config.text_config.hidden_size, config.pool_queries)
         d = self.feature_dim
         self.latent_head = LatentActionHead(d, config.n_tokens, config.codebook_size, config.head_hidden)
-        self.pseudo_action_head = PseudoActionHead(d, config.action_dim, config.head_hidden)
+        self.pseudo_action_head = PseudoActionHead(d, self.pseudo_action_dim, config.head_hidden)
         self.action_head = ActionChunkHead(self.action_input_dim, config.state_dim, config.chunk_size,
                                            config.action_dim, config.head_hidden)
 
@@ -90,6 +90,11 @@ class VLAPolicy(nn.Module):
         self.lora_applied = True
 
     @property
+    def pseudo_action_dim(self) -> int:
+        """What stage 2's IDM head predicts: the video's robot's action, which need not be the finetuning robot's."""
+        return self.config.pretrain_action_dim or self.config.action_dim
+
+    @property
     def feature_dim(self) -> int:
         return self.pool.out_dim
 
@@ -98,7 +103,7 @@ class VLAPolicy(nn.Module):
         if not self.config.action_reads_pretrain_head:
             return self.feature_dim
         c = self.config
-        return self.feature_dim + (c.n_tokens * c.codebook_size if c.pretrain_target == "latent" else c.action_dim)
+        return self.feature_dim + (c.n_tokens * c.codebook_size if c.pretrain_target == "latent" else self.pseudo_action_dim)
 
     def action_inputs(self, feats: torch.Tensor) -> torch.Tensor:
         """What the action head reads: the pooled features and, with `action_reads_pretrain_head`, the stage-2

@@ -69,6 +69,8 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
     if target == "latent":
         policy_cfg.n_tokens = int(data.labels.shape[1])
         policy_cfg.codebook_size = int(data.label_attrs.get("codebook_size", data.labels.max() + 1))
+    else:  # the IDM's actions are the video robot's, whatever robot stage 3 finetunes for
+        policy_cfg.pretrain_action_dim = int(data.labels.shape[1])
     train_rows, eval_rows = split_by_video(data.video_index, eval_fraction, train_cfg.seed)
     eval_rows = eval_rows[:: max(1, len(eval_rows) // max_eval_frames)] if len(eval_rows) else train_rows[:64]
     torch.manual_seed(train_cfg.seed)

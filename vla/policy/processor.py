@@ -1,7 +1,7 @@
 """Pre/post-processing around the network, saved with the checkpoint (LeRobot's processor split).
 
-pre:  image uint8 HxWx3 (any size) -> resized, scaled to [-1, 1] (SmolVLM's mean/std 0.5)
-      instruction -> [image tokens] + text tokens; state -> normalised with dataset stats
+pre:  image(s) uint8 HxWx3 (any size, one or more cameras) -> resized, scaled to [-1, 1] (SmolVLM's mean/std 0.5)
+      instruction -> [image tokens per camera] + text tokens; state -> normalised with dataset stats
 post: normalised action chunk -> robot units
 """
 
@@ -79,29 +79,33 @@ class PolicyProcessor:
                            "compute them from the dataset before training")
         return Normalizer(self.stats[key], self.mode)
 
-    def tokenize(self, instructions: list[str], device=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image tokens first, then the instruction; right-padded. The causal decoder's last text tokens see all."""
+    def tokenize(self, instructions: list[str], device=None, n_images: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each image's tokens first (camera after camera), then the instruction; right-padded. The causal
+        decoder's last text tokens see all."""
         text = self.tokenizer([s.lower() for s in instructions], add_special_tokens=False, truncation=True,
                               max_length=self.max_text_tokens)["input_ids"]
-        pad = self.tokenizer.pad_token_id
-        length = self.n_image_tokens + max(len(t) for t in text)
+        pad, n_image = self.tokenizer.pad_token_id, self.n_image_tokens * n_images
+        length = n_image + max(len(t) for t in text)
         ids = torch.full((len(text), length), pad, dtype=torch.long)
         mask = torch.zeros((len(text), length), dtype=torch.long)
         for i, t in enumerate(text):
-            n = self.n_image_tokens + len(t)
-            ids[i, : self.n_image_tokens] = self.image_token_id
-            ids[i, self.n_image_tokens: n] = torch.tensor(t, dtype=torch.long)
+            n = n_image + len(t)
+            ids[i, :n_image] = self.image_token_id
+            ids[i, n_image: n] = torch.tensor(t, dtype=torch.long)
             mask[i, :n] = 1
         return ids.to(device), mask.to(device)
 
     def preprocess(self, batch: dict, device=None) -> dict:
-        """{"image", "instruction": list[str], optional "state"} -> backbone inputs (+ normalised state)."""
+        """{"image" (one camera) or "images" (a list, one batch of images per camera, each its own size),
+        "instruction": list[str], optional "state"} -> backbone inputs (+ normalised state)."""
         instructions = batch["instruction"]
         if isinstance(instructions, str):
             instructions = [instructions]
-        ids, mask = self.tokenize(list(instructions), device)
+        cameras = batch["images"] if "images" in batch else [batch["image"]]
+        ids, mask = self.tokenize(list(instructions), device, n_images=len(cameras))
+        pixels = [images_to_pixels(images, self.image_size, device) for images in cameras]
         out = {"input_ids": ids, "attention_mask": mask,
-               "pixel_values": images_to_pixels(batch["image"], self.image_size, device)}
+               "pixel_values": pixels[0] if len(pixels) == 1 else torch.cat(pixels, dim=1)}  # (B, cameras, 3, S, S)
         if "state" in batch:
             state = torch.as_tensor(np.asarray(batch["state"]) if not isinstance(batch["state"], torch.Tensor)
                                     else batch["state"], dtype=torch.float32, device=device)

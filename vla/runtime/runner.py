@@ -59,26 +59,42 @@ class PolicyRunner:
         self.checkpoint = Path(checkpoint)
         self.last_latency_s = float("nan")
 
-    def _check(self, obs: dict) -> None:
-        for key in ("image", "state", "instruction"):
-            if key not in obs:
-                raise KeyError(f"observation lacks {key!r} (needs image, state, instruction)")
-        image = np.asarray(obs["image"])
-        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"observation image must be uint8 HxWx3, got {image.dtype} {image.shape}")
-        state = np.asarray(obs["state"])
+    @property
+    def image_keys(self) -> list[str]:
+        """The cameras the policy reads, in order (a checkpoint from before stage 3 recorded them: one camera)."""
+        return self.policy.config.image_keys or ["observation.image"]
+
+    def _batch(self, obs: dict) -> dict:
+        """One observation -> a batch of one. Keys are the dataset's feature names (`observation.images.front`,
+        ..., `observation.state`, `task`); a one-camera policy also takes `image`, `state` and `instruction`."""
+        cfg, keys = self.policy.config, self.image_keys
+        images = []
+        for key in keys:
+            image = obs.get(key, obs.get("image") if len(keys) == 1 else None)
+            if image is None:
+                raise KeyError(f"observation lacks camera {key!r} (the policy reads {keys}); it has {sorted(obs)}")
+            image = np.asarray(image)  # any layout: the processor makes it contiguous
+            if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+                raise ValueError(f"observation {key} must be uint8 HxWx3, got {image.dtype} {image.shape}")
+            images.append(image[None])
+        state = obs.get(cfg.state_key, obs.get("state"))
+        if state is None:
+            raise KeyError(f"observation lacks {cfg.state_key!r} (or 'state'); it has {sorted(obs)}")
+        state = np.asarray(state, np.float32)
         if state.shape != (self.state_dim,):
             raise ValueError(f"observation state must have shape ({self.state_dim},), got {state.shape}")
         if not np.all(np.isfinite(state)):
             raise ValueError("observation state contains NaN/Inf")
+        instruction = obs.get("task", obs.get("instruction"))
+        if not isinstance(instruction, str):
+            raise KeyError(f"observation lacks the instruction ('task' or 'instruction'); it has {sorted(obs)}")
+        return {"images": images, "state": state[None], "instruction": [instruction]}
 
     @torch.inference_mode()
     def predict_chunk(self, obs: dict) -> np.ndarray:
         """(chunk_size, action_dim) float32 actions in robot units for one observation."""
-        self._check(obs)
+        batch = self._batch(obs)
         t0 = time.perf_counter()
-        batch = {"image": np.asarray(obs["image"])[None],  # any layout: the processor makes it contiguous
-                 "state": np.asarray(obs["state"], np.float32)[None], "instruction": [obs["instruction"]]}
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             chunk = self.policy.predict_action_chunk(batch)[0]
         out = chunk.float().cpu().numpy().astype(np.float32)
@@ -105,7 +121,8 @@ class PolicyRunner:
         backbone with the text length dynamic, so a real instruction of any length compiles nothing more
         (with one length, the first real instruction took 15 s to compile on CPU)."""
         size = image_size or self.policy.config.image_size
-        obs = {"image": np.zeros((size, size, 3), np.uint8), "state": np.zeros(self.state_dim, np.float32)}
+        obs = {key: np.zeros((size, size, 3), np.uint8) for key in self.image_keys}
+        obs["state"] = np.zeros(self.state_dim, np.float32)
         for i in range(n):
             self.predict_chunk(dict(obs, instruction=WARMUP_INSTRUCTIONS[i % 2]))
         self.reset()
