@@ -33,7 +33,7 @@ RESULTS = HERE / "results"
 TASKS = ("push-v3", "reach-v3", "button-press-topdown-v3")
 VARIANTS = {
     "pure": {},
-    "gap8": {"k_min": 8, "k_max": 8},
+    "gap8": {"gap_s": 0.1},  # 8 frames at the sim's 80 fps
     "narrow": {"n_tokens": 1, "codebook_size": 16},
     "features": {"target": "features"},
     "labels": {"action_dim": 3, "label_weight": 1.0},
@@ -99,7 +99,7 @@ def untrained_probe(store: str, teleop: str, labelled: int, seed: int) -> dict:
         model.vq.init_from(model._latents(torch.stack([b["frame_t"] for b in items]),
                                           torch.stack([b["frame_tk"] for b in items])), seed=seed)
     episodes = split_labelled(load_episodes(teleop), labelled)[1]
-    return {"variant": "untrained", "seed": seed, **probe(model, episodes, 4, seed=seed)}
+    return {"variant": "untrained", "seed": seed, **probe(model, episodes, seed=seed)}
 
 
 def plot(rows: list[dict], path: Path) -> None:

@@ -1,11 +1,12 @@
 import pickle
 
 import numpy as np
+import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from vla.data.pairs import ChunkCache, PairDataset
-from vla.data.store import FrameStore
+from vla.data.store import FrameStore, StoreError
 
 
 def test_items_have_the_documented_shapes_dtypes_and_ranges(frame_store):
@@ -106,3 +107,29 @@ def test_worker_processes_read_the_same_frames_through_their_own_caches(frame_st
         assert len(multi) == len(single)
         for x, y in zip(single, multi):
             assert torch.equal(x["frame_t"], y["frame_t"]) and torch.equal(x["frame_tk"], y["frame_tk"])
+
+
+def _two_rate_store(url, with_fps=True):
+    """One second of video at 80 fps and one at 30 fps."""
+    store = FrameStore(url, mode="w")
+    rng = np.random.default_rng(0)
+    for vid, fps in (("sim", 80), ("camera", 30)):
+        store.add_video(vid, rng.integers(0, 256, (fps, 8, 8, 3), dtype=np.uint8), {"fps": fps} if with_fps else {})
+    return url
+
+
+def test_a_gap_in_seconds_is_the_same_time_at_every_fps(tmp_path):
+    ds = PairDataset(_two_rate_store(str(tmp_path / "s.zarr")), gap_s=0.1, seed=0)
+    gaps = {}
+    for i in range(len(ds)):
+        vid, t, k = ds.index(i)
+        gaps.setdefault(vid, set()).add(k)
+        assert t + k < {"sim": 80, "camera": 30}[vid]
+    assert gaps == {"sim": {8}, "camera": {3}}  # 0.1 s at 80 fps and at 30 fps
+
+
+def test_a_gap_in_seconds_needs_each_videos_fps(tmp_path):
+    url = _two_rate_store(str(tmp_path / "s.zarr"), with_fps=False)
+    with pytest.raises(StoreError, match="record no fps"):
+        PairDataset(url, gap_s=0.1)
+    assert len(PairDataset(url, k_min=2, k_max=2))  # a gap in frames does not

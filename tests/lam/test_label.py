@@ -121,3 +121,19 @@ def test_ray_labelling_writes_what_local_labelling_writes(local_ray, trained_lam
         np.testing.assert_array_equal(remote.read_array(vid, "latent_actions"), local.read_array(vid, "latent_actions"))
         assert remote.array_attrs(vid, "latent_actions") == local.array_attrs(vid, "latent_actions")
     assert label_with_lam(ckpt, ray_url, engine="ray")["skipped"] == len(local.video_ids())  # same hash: skipped
+
+
+def test_labels_of_a_lam_with_a_gap_in_seconds_take_each_videos_fps(tmp_path):
+    """gap_s=0.1: 8 frames in the 80 fps video, 3 in the 30 fps one; the attrs say which, and in seconds."""
+    from vla.lam.modeling import LatentActionModel
+
+    url = str(tmp_path / "s.zarr")
+    store = FrameStore(url, mode="w")
+    rng = np.random.default_rng(0)
+    for vid, fps in (("sim", 80), ("camera", 30)):
+        store.add_video(vid, rng.integers(0, 256, (fps, 32, 32, 3), dtype=np.uint8), {"fps": fps})
+    ckpt = LatentActionModel(lam_support.tiny_lam_cfg(image_size=32, gap_s=0.1)).save_pretrained(tmp_path / "lam")
+    label_with_lam(str(ckpt), url)
+    for vid, fps, k in (("sim", 80, 8), ("camera", 30, 3)):
+        assert store.read_array(vid, "latent_actions").shape[0] == fps - k
+        assert (store.array_attrs(vid, "latent_actions")["gap"], store.array_attrs(vid, "latent_actions")["gap_s"]) == (k, 0.1)

@@ -199,7 +199,7 @@ def test_action_head_learns_the_action_from_the_code_on_held_out_pairs(tmp_path)
                    lam_support.store_template(), tmp_path, episodes=lam_support.episodes())
     assert result["final"]["probe_pairs_test"] > 0  # probed on the other 6 episodes only
     model = LatentActionModel.from_pretrained(tmp_path / "model")
-    held = LabelledPairs.from_episodes(split_labelled(lam_support.episodes(), 6)[1], cfg.k_min, 2)
+    held = LabelledPairs.from_episodes(split_labelled(lam_support.episodes(), 6)[1], cfg.frame_gap, 2)
     with torch.no_grad():
         pred = model.action_head(model.vq.lookup(model.encode(held.frame_t, held.frame_tk)).flatten(1))
     mse = ((pred - held.actions) ** 2).mean().item()

@@ -32,6 +32,7 @@ def test_every_report_artefact_exists_and_is_non_trivial(demo_run):
     cwd, report, _ = demo_run
     text = report.read_text()
     assert "not produced" not in text
+    assert "gap 0.05 s = 4 frames at 80 fps" in text  # the LAM's gap, in seconds and in frames at the sim's fps
     images = [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]
     assert len(images) == 8
     for name in images:

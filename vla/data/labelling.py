@@ -39,8 +39,8 @@ def pair_labels(frames, gap: int, fn: Callable[[torch.Tensor, torch.Tensor], tor
 
 @dataclass(frozen=True)
 class LabelSpec:
-    """What a labelling run writes: array `name` per video, from pairs `gap` frames apart, stamped with the
-    model's hash (under `hash_key`) and `attrs`."""
+    """What a labelling run writes: array `name` per video, from pairs `gap` frames apart (or `gap_s` seconds
+    at each video's fps), stamped with the model's hash (under `hash_key`) and `attrs`."""
     name: str
     hash_key: str
     model_hash: str
@@ -48,18 +48,25 @@ class LabelSpec:
     attrs: dict
     dtype: type = np.int16
     batch_size: int = 256
+    gap_s: float | None = None
+
+    def frames(self, fps: float | None) -> int:
+        from vla.data.pairs import frames_in
+
+        return self.gap if self.gap_s is None or not fps else frames_in(self.gap_s, fps)
 
 
 def label_video(store: FrameStore, vid: str, spec: LabelSpec, fn: PairFn) -> str:
     """Label one complete video: "labelled", "skipped" (labelled by this model already) or "too_short"."""
     if store.has_array(vid, spec.name) and store.array_attrs(vid, spec.name).get(spec.hash_key) == spec.model_hash:
         return "skipped"
-    frames = store.frames(vid)
-    if frames.shape[0] <= spec.gap:
-        log.warning("video %s has %d frames <= gap %d: not labelled", vid, frames.shape[0], spec.gap)
+    frames, gap = store.frames(vid), spec.frames(store.attrs(vid).get("fps"))
+    if frames.shape[0] <= gap:
+        log.warning("video %s has %d frames <= gap %d: not labelled", vid, frames.shape[0], gap)
         return "too_short"
-    labels = pair_labels(frames[:], spec.gap, fn, spec.batch_size).astype(spec.dtype)
-    store.write_array(vid, spec.name, labels, {**spec.attrs, spec.hash_key: spec.model_hash, "gap": spec.gap})
+    labels = pair_labels(frames[:], gap, fn, spec.batch_size).astype(spec.dtype)
+    store.write_array(vid, spec.name, labels, {**spec.attrs, spec.hash_key: spec.model_hash, "gap": gap,
+                                               "gap_s": spec.gap_s})
     return "labelled"
 
 

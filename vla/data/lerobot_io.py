@@ -82,6 +82,7 @@ class Episode:
     states: np.ndarray  # (T, state_dim) float32
     actions: np.ndarray  # (T, action_dim) float32
     success: bool
+    fps: float = 0.0  # the dataset's (0: unknown)
 
 
 def _require_local_dataset(root: str | Path) -> None:
@@ -162,7 +163,8 @@ def load_episodes(root: str | Path, episodes: list[int] | None = None, image_key
         frames = [ds[int(r)][image_key] for r in rows]  # decoded (C,H,W) float in [0,1]
         images = (np.stack([f.numpy() for f in frames]).transpose(0, 2, 3, 1) * 255.0).round().astype(np.uint8)
         task = ds[int(rows[0])]["task"]
-        out.append(Episode(int(ep), task, images, states[rows], actions[rows], bool(success[rows].any())))
+        out.append(Episode(int(ep), task, images, states[rows], actions[rows], bool(success[rows].any()),
+                           float(ds.meta.fps)))
     return out
 
 

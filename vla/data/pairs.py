@@ -1,6 +1,7 @@
 """Frame pairs (o_t, o_{t+k}) from the frame store, for the latent action model.
 
-Item i is fixed by (seed, i): the same index always gives the same video, t and k,
+The gap k is k_min..k_max frames, or `gap_s` seconds converted at each video's own fps (so a 30 fps camera
+video and the 80 fps sim mean the same gap). Item i is fixed by (seed, i): the same index always gives the same video, t and k,
 whatever the worker. Frames are read a whole zarr chunk at a time (zarr decodes whole
 chunks anyway) and the decoded chunks are kept in a per-process LRU cache with a byte
 budget: one zarr-python read costs ~1 ms of async machinery, far more than slicing a
@@ -52,15 +53,22 @@ class ChunkCache:
             self.nbytes -= self._chunks.popitem(last=False)[1].nbytes
 
 
+def frames_in(gap_s: float, fps: float) -> int:
+    """A gap of `gap_s` seconds in frames of a video at `fps` (at least 1)."""
+    return max(1, round(gap_s * fps))
+
+
 class PairDataset(Dataset):
     """`cache_bytes` bounds the decoded chunks each process keeps (0 = no cache); every DataLoader
     worker builds its own cache, nothing is shared, and pickling the dataset leaves the cache out."""
 
     def __init__(self, store: FrameStore | str, k_min: int = 4, k_max: int = 4, seed: int = 0,
                  normalize: bool = False, video_ids: list[str] | None = None, samples_per_video: int | None = None,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+                 cache_bytes: int = DEFAULT_CACHE_BYTES, gap_s: float | None = None):
         if not 1 <= k_min <= k_max:
             raise ValueError(f"need 1 <= k_min <= k_max, got k_min={k_min}, k_max={k_max}")
+        if gap_s is not None and not gap_s > 0:
+            raise ValueError(f"gap_s must be > 0 seconds (or None: k_min..k_max frames), got {gap_s}")
         if cache_bytes < 0:
             raise ValueError(f"cache_bytes must be >= 0, got {cache_bytes}")
         self.url = store.url if isinstance(store, FrameStore) else str(store)
@@ -69,13 +77,21 @@ class PairDataset(Dataset):
         self.cache = ChunkCache(cache_bytes)
         opened = self.store
         ids = video_ids if video_ids is not None else opened.video_ids()
-        self.video_ids = [v for v in ids if opened.attrs(v)["n_frames"] > k_max]
+        attrs = {v: opened.attrs(v) for v in ids}
+        if gap_s is not None and (no_fps := [v for v in ids if not attrs[v].get("fps")]):
+            raise StoreError(f"videos {no_fps[:3]} in {self.url} record no fps: a gap in seconds needs it "
+                             "(re-ingest them, or set the gap in frames: gap_s null)")
+        gaps = {v: (k_min, k_max) if gap_s is None else (frames_in(gap_s, attrs[v]["fps"]),) * 2 for v in ids}
+        self.video_ids = [v for v in ids if attrs[v]["n_frames"] > gaps[v][1]]
         if not self.video_ids:
-            raise StoreError(f"no video in {self.url} has more than k_max={k_max} frames")
-        self.lengths = np.array([opened.attrs(v)["n_frames"] for v in self.video_ids])
+            raise StoreError(f"no video in {self.url} has more frames than its gap "
+                             + (f"k_max={k_max}" if gap_s is None else f"of {gap_s} s"))
+        self.lengths = np.array([attrs[v]["n_frames"] for v in self.video_ids])
+        self.gaps = np.array([gaps[v] for v in self.video_ids])  # (videos, 2): each video's k_min, k_max
+
         self.k_min, self.k_max, self.seed, self.normalize = k_min, k_max, seed, normalize
         # By default one epoch = every start frame once (on average), per video.
-        per_video = samples_per_video or int(np.mean(self.lengths - k_max))
+        per_video = samples_per_video or int(np.mean(self.lengths - self.gaps[:, 1]))
         self.n = max(1, per_video * len(self.video_ids))
 
     @property
@@ -98,7 +114,7 @@ class PairDataset(Dataset):
     def index(self, i: int) -> tuple[str, int, int]:
         rng = np.random.default_rng((self.seed, i))
         v = int(rng.integers(len(self.video_ids)))
-        k = int(rng.integers(self.k_min, self.k_max + 1))
+        k = int(rng.integers(self.gaps[v, 0], self.gaps[v, 1] + 1))
         t = int(rng.integers(0, self.lengths[v] - k))
         return self.video_ids[v], t, k
 

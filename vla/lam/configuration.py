@@ -20,14 +20,25 @@ class LAMConfig(SavedConfig):
     # or a local dir / hub id of an HF vision model loaded with transformers AutoModel (frozen).
     feature_encoder: str = "random_conv"
     feature_dim: int = 128
-    k_min: int = 4              # frame gap: a gap of 1 is too small a change at MetaWorld's 80 fps
+    # The gap between the two frames: gap_s seconds, converted at each video's fps (30 fps camera video and the
+    # 80 fps sim mean the same gap); None: k_min..k_max frames whatever the fps. 1 frame at 80 fps is too small a change.
+    gap_s: float | None = None
+    k_min: int = 4
     k_max: int = 4
     beta: float = 0.25          # commitment weight
     restart_after: int = 50     # dead-code restart: updates a code may go unused
     action_dim: int = 0         # > 0: a head reads the action from the code (trained where labels exist)
     label_weight: float = 0.0   # weight of that head's MSE in the loss
 
+    def frame_gap(self, fps: float | None) -> int:
+        """The (smallest) gap in frames for a video or episode at `fps`: what labels and the probe use."""
+        from vla.data.pairs import frames_in
+
+        return self.k_min if self.gap_s is None or not fps else frames_in(self.gap_s, fps)
+
     def __post_init__(self):
+        if self.gap_s is not None and not self.gap_s > 0:
+            raise ValueError(f"LAMConfig.gap_s must be > 0 seconds (or null: k_min..k_max frames), got {self.gap_s}")
         if self.target not in ("pixels", "features"):
             raise ValueError(f"LAMConfig.target must be 'pixels' or 'features', got {self.target!r}")
         if self.image_size % 8:

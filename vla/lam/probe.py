@@ -37,12 +37,13 @@ def action_sums(actions: np.ndarray, gap: int, dims: int = 3) -> np.ndarray:
     return (c[gap:] - c[:-gap])[: len(actions) - gap, :dims]
 
 
-def probe(model, episodes: list, gap: int, seed: int = 0, eval_fraction: float = 0.5) -> dict:
+def probe(model, episodes: list, seed: int = 0, eval_fraction: float = 0.5) -> dict:
     """Ridge probe of summed xyz actions from one-hot codes, on held-out episodes; and on shuffled codes."""
     if len(episodes) < 2:
         raise ValueError(f"the probe needs >= 2 labelled episodes (train + held out), got {len(episodes)}")
     codes, targets, ep = [], [], []
     for i, e in enumerate(episodes):
+        gap = model.cfg.frame_gap(e.fps)  # the LAM's gap at this episode's fps
         if len(e.images) <= gap:
             continue
         codes.append(pair_labels(e.images, gap, model.encode))
@@ -144,7 +145,7 @@ def viz_from_store(checkpoint: str, store_url: str, out: str | Path, rows: int =
     from vla.lam.modeling import LatentActionModel
 
     model = LatentActionModel.from_pretrained(checkpoint)
-    pairs = PairDataset(store_url, model.cfg.k_min, model.cfg.k_min, seed=seed)
+    pairs = PairDataset(store_url, model.cfg.k_min, model.cfg.k_min, seed=seed, gap_s=model.cfg.gap_s)
     idx = np.random.default_rng(seed).choice(len(pairs), size=min(rows, len(pairs)), replace=False)
     items = [pairs[int(i)] for i in idx]
     return code_grid(model, torch.stack([b["frame_t"] for b in items]), torch.stack([b["frame_tk"] for b in items]), out)

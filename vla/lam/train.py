@@ -68,8 +68,10 @@ def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, star
     from vla.data.store import FrameStore
 
     train_ids, eval_ids = split_videos(FrameStore(store_url).video_ids(), cfg.eval_fraction, cfg.seed)
-    train = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed, video_ids=train_ids)
-    evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids)
+    train = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed, video_ids=train_ids,
+                        gap_s=model_cfg.gap_s)
+    evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids,
+                          gap_s=model_cfg.gap_s)
     # The batch of step s depends only on (seed, s), so a run resumed at start_step sees the batches the
     # uninterrupted run saw. (A sampler seeded once at start_step would start a different stream.)
     batches = StepBatchSampler(len(train), cfg.batch_size, cfg.seed, start_step, rank)
@@ -88,17 +90,19 @@ class LabelledPairs:
     actions: torch.Tensor
 
     @classmethod
-    def from_episodes(cls, episodes: list, gap: int, dims: int) -> "LabelledPairs":
-        """The action of pair (t, t+gap) is the mean action over the gap (xyz for dims=3): in [-1, 1]."""
+    def from_episodes(cls, episodes: list, frame_gap, dims: int) -> "LabelledPairs":
+        """The action of pair (t, t+gap) is the mean action over the gap (xyz for dims=3): in [-1, 1]. The gap
+        is frame_gap(episode fps) frames (LAMConfig.frame_gap)."""
         t, tk, a = [], [], []
         for e in episodes:
+            gap = frame_gap(e.fps)
             if len(e.images) <= gap:
                 continue
             video = torch.from_numpy(np.asarray(e.images)).permute(0, 3, 1, 2)
             t.append(video[:-gap]), tk.append(video[gap:])
             a.append(torch.from_numpy(action_sums(e.actions, gap, dims) / gap).float())
         if not t:
-            raise ValueError(f"no labelled episode is longer than the frame gap {gap}")
+            raise ValueError("no labelled episode is longer than the LAM's frame gap")
         return cls(torch.cat(t), torch.cat(tk), torch.cat(a))
 
     def batch(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -129,7 +133,7 @@ def with_labels(frame_t, frame_tk, labelled: LabelledPairs | None, n: int, gener
 def evaluate(model: LatentActionModel, eval_loader, episodes, seed: int) -> dict:
     stats = recon_ratio(model, eval_loader)
     if episodes:
-        stats.update(probe(model, episodes, model.cfg.k_min, seed=seed))
+        stats.update(probe(model, episodes, seed=seed))
     return stats
 
 
@@ -142,6 +146,15 @@ def init_codebook(model: LatentActionModel, dataset, cfg: LAMTrainConfig) -> Non
     z = [model._latents(b["frame_t"], b["frame_tk"]) for b in DataLoader(dataset, batch_sampler=rows)]
     model.vq.init_from(torch.cat(z), seed=cfg.seed)
     log.info("codebook initialised by k-means on %d latents", sum(len(x) for x in z))
+
+
+def frame_gaps(store_url: str, model_cfg: LAMConfig) -> dict[str, int]:
+    """The frame gap at each fps the store's videos have: what "gap_s seconds" meant in this run."""
+    from vla.data.store import FrameStore
+
+    store = FrameStore(store_url)
+    rates = sorted({float(store.attrs(v).get("fps") or 0) for v in store.video_ids()})
+    return {(f"{fps:g}" if fps else "unknown"): model_cfg.frame_gap(fps) for fps in rates}
 
 
 def lam_step_loss(model: LatentActionModel, store_url: str, labelled: LabelledPairs | None, cfg: LAMTrainConfig):
@@ -185,7 +198,7 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
         if not supervised:
             raise ValueError("a LAM with an action head (lam.model.action_dim > 0) needs labelled episodes: set "
                              "lam.train.labelled_demos_per_task and a teleop dataset (lam.teleop)")
-        labelled = LabelledPairs.from_episodes(supervised, model_cfg.k_min, model_cfg.action_dim)
+        labelled = LabelledPairs.from_episodes(supervised, model_cfg.frame_gap, model_cfg.action_dim)
         log.info("action head: %d labelled pairs from %d episodes", len(labelled.actions), len(supervised))
     eval_loader = make_loaders(store_url, model_cfg, cfg, 0)[1]
 
@@ -196,6 +209,7 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
                         unused_parameters=True)  # the codebook is out of the loss in the warm-up
     history, evals = result["history"], result["evals"]
     diagnostics = {"model": str(out_dir / "model"), "steps": history[-1]["step"] if history else 0,
+                   "gap": {"seconds": model_cfg.gap_s, "frames_by_fps": frame_gaps(store_url, model_cfg)},
                    "final": evals[-1] if evals else {},
                    "untrained": evals[0] if evals and evals[0]["step"] == 0 else {},  # the control
                    "model_config": asdict(model_cfg), "train_config": asdict(cfg), **result}

@@ -18,6 +18,12 @@ def _json(path) -> dict:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
+def gap_text(gap: dict) -> str:
+    """The LAM's frame gap as run: seconds (if set) and frames at each fps of the store."""
+    frames = ", ".join(f"{k} frames at {fps} fps" for fps, k in gap.get("frames_by_fps", {}).items())
+    return (f"gap {gap['seconds']:g} s = {frames}" if gap.get("seconds") else f"gap {frames}") if frames else "gap ?"
+
+
 def _f(x, fmt=".3f") -> str:
     return format(x, fmt) if isinstance(x, (int, float)) else "n/a"
 
@@ -41,9 +47,10 @@ stage_metrics = SimpleNamespace(
     ingest=lambda cfg: (lambda s: f"{s.get('frames')} frames, {_f(s.get('bytes_on_disk', 0) / 1e6, '.1f')} MB, "
                         f"compression {_f(s.get('compression_ratio'), '.1f')}x")(
         _json(str(cfg.paths.frames).rstrip("/") + ".ingest_report.json")),
-    lam=lambda cfg: (lambda f: f"recon/copy {_f(f.get('recon_vs_copy'))}, perplexity {_f(f.get('eval_perplexity'), '.2f')}, "
-                     f"probe R² {_f(f.get('probe_r2'))} vs shuffled {_f(f.get('probe_r2_shuffled'))}")(
-        _json(Path(cfg.paths.lam) / "diagnostics.json").get("final", {})),
+    lam=lambda cfg: (lambda d: f"recon/copy {_f(d.get('final', {}).get('recon_vs_copy'))}, perplexity "
+                     f"{_f(d.get('final', {}).get('eval_perplexity'), '.2f')}, probe R² {_f(d.get('final', {}).get('probe_r2'))} "
+                     f"vs shuffled {_f(d.get('final', {}).get('probe_r2_shuffled'))}; {gap_text(d.get('gap', {}))}")(
+        _json(Path(cfg.paths.lam) / "diagnostics.json")),
     idm=lambda cfg: (lambda m: f"held-out R² {_f(m.get('eval_r2'))} (untrained {_f(m.get('untrained_eval_r2'))})")(
         _json(Path(cfg.paths.idm) / "metrics.json")),
     pretrain=lambda cfg: (lambda h: f"code accuracy {_f(h.get('eval_acc'))} vs majority {_f(h.get('majority_acc'))}")(
@@ -127,6 +134,7 @@ def write_report(cfg, records: list[dict], out_dir: Path) -> tuple[Path, list[st
         + (f", {len(store.get('skipped', []))} inputs skipped" if store.get("skipped") else ""), "",
         "## Latent action model", "",
         "| diagnostic | value | control |", "|---|---|---|",
+        f"| frame gap | {gap_text(lam_diag.get('gap', {}))} | the change a code describes |",
         f"| reconstruction error / copy-last-frame | {_f(lam.get('recon_vs_copy'))} | 1.0 = no better than copying |",
         f"| codebook perplexity (held out) | {_f(lam.get('eval_perplexity'), '.2f')} | codebook size {cfg.lam.model.codebook_size} |",
         f"| codes in use (held out) | {_f(lam.get('eval_usage'), '.2f')} | fraction of the codebook |",
