@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from robot.interfaces import COMMAND_TYPES, SIM_JOINT_NAMES
+from robot.interfaces import CAMERA_TOPIC, COMMAND_TYPES, SIM_JOINT_NAMES
 from robot.phase import early_window_ns
 from robot.safety import STALE_MODES, SafetyConfig
 
@@ -37,6 +37,8 @@ POLICY_PARAMETERS = {
     "action_dim": (_SAFETY_DEFAULTS.action_dim, "action dimensions", (1, 64)),
     "state_dim": (4, "joint-state dimensions fed to the policy", (1, 64)),
     "joint_names": (list(SIM_JOINT_NAMES), "joint order for state and JointTrajectory", None),
+    "camera_topics": ([CAMERA_TOPIC], "image topics, one per camera the policy reads, in its order (the first paces "
+                      "inference; each has its own staleness check)", None),
     "action_low": (_SAFETY_DEFAULTS.action_low, "per-dimension command lower limit", None),
     "action_high": (_SAFETY_DEFAULTS.action_high, "per-dimension command upper limit", None),
     "max_delta": (_SAFETY_DEFAULTS.max_delta, "max command change per tick", (1e-6, 1e6)),
@@ -82,7 +84,7 @@ def policy_parameters(values: dict, node_name: str) -> dict:
     """The policy node's declared values, lists as lists, once they are valid: else one ValueError that
     names the node and every bad parameter."""
     p = dict(values, joint_names=list(values["joint_names"] or []), action_low=list(values["action_low"]),
-             action_high=list(values["action_high"]))
+             action_high=list(values["action_high"]), camera_topics=list(values["camera_topics"] or []))
     problems = safety_config(p).problems() + _node_problems(p)
     if problems:
         raise ValueError(f"{node_name}: invalid parameters: " + "; ".join(problems))
@@ -100,6 +102,9 @@ def _node_problems(p: dict) -> list[str]:
         problems.append(f"output_type={p['output_type']!r} must be one of {OUTPUT_TYPES}")
     if p["joint_names"] and len(p["joint_names"]) != p["state_dim"]:
         problems.append(f"joint_names has {len(p['joint_names'])} names but state_dim={p['state_dim']}")
+    if not p["camera_topics"] or not all(t.strip() for t in p["camera_topics"]) \
+            or len(set(p["camera_topics"])) != len(p["camera_topics"]):
+        problems.append(f"camera_topics must name one distinct topic per camera, got {p['camera_topics']}")
     return problems + _inference_problems(p) + _phase_lock_problems(p)
 
 

@@ -21,6 +21,7 @@ Run: `vla-policy-node --ros-args --params-file launch/params/policy.yaml -p chec
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -60,18 +61,21 @@ class PolicyNode(Node):
             if getattr(self.policy, name, self.p[name]) != self.p[name]:
                 raise ValueError(f"parameter {name}={self.p[name]} but the policy {self.p['checkpoint'] or ''} has "
                                  f"{name}={getattr(self.policy, name)}")
-        cameras = getattr(self.policy, "image_keys", None) or ["image"]
-        if len(cameras) != 1:
-            raise ValueError(f"the policy reads {len(cameras)} cameras {cameras}; this node subscribes one camera "
-                             "topic (several cameras: not yet)")
+        cameras, topics = getattr(self.policy, "image_keys", None) or ["image"], self.p["camera_topics"]
+        if len(cameras) != len(topics):
+            raise ValueError(f"the policy reads {len(cameras)} cameras {cameras} but camera_topics has "
+                             f"{len(topics)}: {topics} (one topic per camera, in the policy's order)")
+        # The observation's camera keys: the policy's feature names; "image" for one camera (any policy takes it).
+        self.camera_keys = list(cameras) if len(cameras) > 1 else ["image"]
 
         self.lock = threading.Lock()
         # A tick's filter + publish and stop()'s final safe command never interleave (taken before `lock`):
         # otherwise a tick that filtered before the stop could publish a policy command after it.
         self.command_lock = threading.Lock()
-        self.image = self.state = None
-        self.image_stamp = self.state_stamp = None   # monotonic receive times for the watchdog
-        self.image_seq = 0
+        self.images = [None] * len(topics)           # the latest image of each camera
+        self.image_stamps = [None] * len(topics)     # monotonic receive times for the watchdog, per camera
+        self.state = self.state_stamp = None
+        self.image_seq = 0                           # images of the first camera: what paces inference
         self.instruction = self.p["instruction"]
         from vla.runtime.action_queue import ActionQueue  # imported here: vla.runtime brings torch
 
@@ -96,7 +100,9 @@ class PolicyNode(Node):
         """Topics and services (robot/interfaces.py). Sensor callbacks share one group, apart from the
         control timer's, so they and the services never delay a tick."""
         sensors = MutuallyExclusiveCallbackGroup()
-        self.create_subscription(Image, CAMERA_TOPIC, self._on_image, SENSOR_QOS, callback_group=sensors)
+        for index, topic in enumerate(self.p["camera_topics"]):
+            self.create_subscription(Image, topic, functools.partial(self._on_image, index), SENSOR_QOS,
+                                     callback_group=sensors)
         self.create_subscription(JointState, JOINT_STATES_TOPIC, self._on_joints, SENSOR_QOS, callback_group=sensors)
         for qos in INSTRUCTION_SUBSCRIPTION_QOS:   # latched and volatile publishers alike (robot/interfaces.py)
             self.create_subscription(String, INSTRUCTION_TOPIC, self._on_instruction, qos, callback_group=sensors)
@@ -144,15 +150,21 @@ class PolicyNode(Node):
         self.bad_inputs[kind] += 1
         self.get_logger().warning(f"dropped bad {kind}: {err}", throttle_duration_sec=2.0)
 
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, index: int, msg: Image) -> None:
         try:
             image = image_to_numpy(msg)
         except ConversionError as err:
             return self._bad("image", err)
         with self.lock:
-            self.image, self.image_stamp = image, time.monotonic()
-            self.image_seq += 1
-            self.wake.notify()
+            self.images[index], self.image_stamps[index] = image, time.monotonic()
+            if index == 0:
+                self.image_seq += 1
+                self.wake.notify()
+
+    @property
+    def image_stamp(self) -> float | None:
+        """The oldest of the cameras' latest images (None until every camera has sent one)."""
+        return None if any(s is None for s in self.image_stamps) else min(self.image_stamps)
 
     def _on_joints(self, msg: JointState) -> None:
         try:
@@ -215,11 +227,11 @@ class PolicyNode(Node):
         while not self._stop:
             with self.lock:
                 self.wake.wait(timeout=0.05)
-                want = (self.safety.armed and self.image is not None and self.state is not None and self.instruction
+                want = (self.safety.armed and all(i is not None for i in self.images) and self.state is not None and self.instruction
                         and len(self.queue) <= self.p["refill_threshold"] and self.image_seq != last_seq)
                 if not want:
                     continue
-                obs = {"image": self.image, "state": self.state, "instruction": self.instruction}
+                obs = {**dict(zip(self.camera_keys, self.images)), "state": self.state, "instruction": self.instruction}
                 last_seq, pops_at_observation = self.image_seq, self.queue.pops
             t0 = time.perf_counter()
             try:
@@ -272,7 +284,7 @@ class PolicyNode(Node):
         with self.command_lock:
             with self.lock:
                 action = self.queue.pop()
-                command = self.safety.filter(action, now, self.image_stamp, self.state_stamp)
+                command = self.safety.filter(action, now, *self.image_stamps, self.state_stamp)
                 self.wake.notify()
             self.tick_times.append(now)
             if command is not None:

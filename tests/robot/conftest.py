@@ -59,6 +59,7 @@ class Harness:
         self.joints_on = True
         self.image = None
         self.joints = None
+        self.more_cameras: dict = {}  # topic -> [publisher, Image, on]: cameras beyond the first (add_camera)
         self.instruction_pub.publish(String(data="reach the goal"))
 
     def publish_sensors(self):
@@ -68,8 +69,19 @@ class Harness:
         from robot.interfaces import SIM_JOINT_NAMES
         if self.camera_on:
             self.image_pub.publish(self.image or numpy_to_image(np.zeros((32, 32, 3), np.uint8)))
+        for publisher, image, on in self.more_cameras.values():
+            if on:
+                publisher.publish(image)
         if self.joints_on:
             self.joint_pub.publish(self.joints or JointState(name=list(SIM_JOINT_NAMES), position=[0.0, 0.6, 0.2, 1.0]))
+
+    def add_camera(self, topic: str, image: np.ndarray) -> None:
+        """Publish `image` on `topic` with the other sensors (a second camera); more_cameras[topic][2] = off."""
+        from sensor_msgs.msg import Image
+
+        from robot.convert import numpy_to_image
+        from robot.interfaces import SENSOR_QOS
+        self.more_cameras[topic] = [self.peer.create_publisher(Image, topic, SENSOR_QOS), numpy_to_image(image), True]
 
     def spin(self, seconds: float, until=None):
         end, next_pub = time.monotonic() + seconds, 0.0

@@ -68,6 +68,24 @@ def test_stale_camera_triggers_watchdog_within_timeout_plus_one_tick(harness):
     assert first_zero_tick - last_image_tick <= int(np.ceil(timeout * rate)) + 1
 
 
+def test_each_camera_topic_feeds_its_camera_and_has_its_own_watchdog(harness):
+    """A two-camera policy (an SO-100's front and wrist): each of camera_topics feeds the camera of the policy's
+    image_keys at its position, and a silent second camera alone stops the commands (watchdog)."""
+    policy = ConstantPolicy([[0.3, 0.3, 0.3, 0.3]])
+    policy.image_keys = ["observation.images.front", "observation.images.wrist"]
+    h = harness(policy, camera_topics=["camera/image_raw", "wrist/image_raw"], stale_timeout_s=0.3)
+    h.add_camera("wrist/image_raw", np.full((24, 40, 3), 7, np.uint8))
+    h.arm(True)
+    assert h.wait_until_commanding(5)
+    seen = policy.seen[-1]
+    assert seen["observation.images.front"].shape == (32, 32, 3)
+    assert seen["observation.images.wrist"].shape == (24, 40, 3) and np.all(seen["observation.images.wrist"] == 7)
+    h.more_cameras["wrist/image_raw"][2] = False
+    assert h.spin(5.0, until=lambda: h.node.safety.interventions["stale"] > 0)
+    h.spin(0.2)
+    assert np.all(h.values()[-3:] == 0.0)
+
+
 def test_limits_and_rate_limit_hold_on_adversarial_actions(harness):
     evil = [[[50.0, -50.0, 3.0, -3.0], [-50.0, 50.0, -3.0, 3.0], [np.nan, 0, 0, 0]],
             [[-50.0, 50.0, -3.0, 3.0], [50.0, -50.0, 3.0, -3.0], [np.inf, -np.inf, 0, 1]]]
@@ -140,7 +158,7 @@ def test_invalid_parameters_refused_naming_the_parameter(ros_context, params, wo
 
 @pytest.mark.parametrize("policy_dims, word", [({"state_dim": 6}, "state_dim=4 but the policy .*state_dim=6"),
                                                ({"action_dim": 7}, "action_dim=4 but the policy .*action_dim=7"),
-                                               ({"image_keys": ["front", "wrist"]}, "reads 2 cameras")])
+                                               ({"image_keys": ["front", "wrist"]}, "reads 2 cameras .* camera_topics has 1")])
 def test_a_checkpoint_for_another_robot_is_refused_at_start(ros_context, policy_dims, word):
     """A checkpoint finetuned on another robot's dataset (its sizes, its cameras) does not start on this one."""
     from robot.policy_node import PolicyNode
