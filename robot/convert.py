@@ -83,11 +83,12 @@ def joint_state_to_numpy(msg, dim: int, names: list[str] | None = None) -> np.nd
 
 
 def numpy_to_command(command: np.ndarray, output_type: str, joint_names: list[str], stamp=None,
-                     time_from_start_ns: int = 0):
+                     time_from_start_ns: int = 0, upcoming=()):
     """A command vector -> the message `output_type` names (robot/interfaces.py COMMAND_TYPES).
 
-    float64_array: the values as they are (a forward command controller). joint_trajectory: one point of
-    positions for `joint_names`, due `time_from_start_ns` after `stamp`. twist_stamped: the first three
+    float64_array: the values as they are (a forward command controller). joint_trajectory: positions for
+    `joint_names`, due `time_from_start_ns` after `stamp`, then a point per row of `upcoming` one more period
+    later each (a streamed trajectory for joint_trajectory_controller). twist_stamped: the first three
     values are the linear x, y, z velocity and the fourth (if any) the angular z."""
     values = [float(v) for v in command]
     if output_type == "float64_array":
@@ -97,10 +98,13 @@ def numpy_to_command(command: np.ndarray, output_type: str, joint_names: list[st
         from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
         msg = JointTrajectory(joint_names=joint_names)
         msg.header.stamp = stamp
-        point = JointTrajectoryPoint(positions=values)
-        # A Duration's nanosec must stay below 1 s: below 1 Hz the control period spills into sec.
-        point.time_from_start.sec, point.time_from_start.nanosec = divmod(int(time_from_start_ns), 10**9)
-        msg.points = [point]
+        msg.points = []
+        # The command, then the planned actions after it (`upcoming`), one control period apart.
+        for i, positions in enumerate([values] + [[float(v) for v in row] for row in upcoming]):
+            point = JointTrajectoryPoint(positions=positions)
+            # A Duration's nanosec must stay below 1 s: below 1 Hz the control period spills into sec.
+            point.time_from_start.sec, point.time_from_start.nanosec = divmod(int((i + 1) * time_from_start_ns), 10**9)
+            msg.points.append(point)
         return msg
     if output_type == "twist_stamped":
         from geometry_msgs.msg import TwistStamped

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from robot.interfaces import CAMERA_TOPIC, COMMAND_TYPES, SIM_JOINT_NAMES
+from robot.interfaces import CAMERA_TOPIC, COMMAND_TOPIC, COMMAND_TYPES, SIM_JOINT_NAMES
 from robot.phase import early_window_ns
 from robot.safety import STALE_MODES, SafetyConfig
 
@@ -34,6 +34,8 @@ POLICY_PARAMETERS = {
                 None),
     "control_rate_hz": (30.0, "command publish rate", (0.5, 1000.0)),
     "output_type": ("float64_array", f"command message type: one of {OUTPUT_TYPES}", None),
+    "command_topic": (COMMAND_TOPIC, "where commands go: a controller's own topic, e.g. "
+                      "/joint_trajectory_controller/joint_trajectory", None),
     "action_dim": (_SAFETY_DEFAULTS.action_dim, "action dimensions", (1, 64)),
     "state_dim": (4, "joint-state dimensions fed to the policy", (1, 64)),
     "joint_names": (list(SIM_JOINT_NAMES), "joint order for state and JointTrajectory", None),
@@ -105,6 +107,8 @@ def _node_problems(p: dict) -> list[str]:
     if not p["camera_topics"] or not all(t.strip() for t in p["camera_topics"]) \
             or len(set(p["camera_topics"])) != len(p["camera_topics"]):
         problems.append(f"camera_topics must name one distinct topic per camera, got {p['camera_topics']}")
+    if not p["command_topic"].strip():
+        problems.append("command_topic must name a topic")
     return problems + _inference_problems(p) + _phase_lock_problems(p)
 
 

@@ -110,7 +110,7 @@ class PolicyNode(Node):
         self.create_subscription(Bool, ESTOP_TOPIC, self._on_estop, COMMAND_QOS, callback_group=sensors)
         self.create_service(SetBool, ARM_SERVICE, self._on_arm, callback_group=sensors)
         command_type = message_class(COMMAND_TYPES[self.p["output_type"]])
-        self.command_pub = self.create_publisher(command_type, COMMAND_TOPIC, COMMAND_QOS)
+        self.command_pub = self.create_publisher(command_type, self.p["command_topic"], COMMAND_QOS)
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, DIAGNOSTICS_QOS)
 
     def _start_control(self) -> None:
@@ -285,15 +285,19 @@ class PolicyNode(Node):
             with self.lock:
                 action = self.queue.pop()
                 command = self.safety.filter(action, now, *self.image_stamps, self.state_stamp)
+                # A trajectory controller gets the rest of the plan too (filtered as it would be), unless this
+                # tick's command is a safe one: then the trajectory ends there.
+                upcoming = (self.safety.preview(command, self.queue.peek()) if command is not None and not
+                            self.safety.fell_back and self.p["output_type"] == "joint_trajectory" else ())
                 self.wake.notify()
             self.tick_times.append(now)
             if command is not None:
-                self.publish_command(command)
+                self.publish_command(command, upcoming)
 
-    def publish_command(self, command: np.ndarray) -> None:
+    def publish_command(self, command: np.ndarray, upcoming=()) -> None:
         msg = numpy_to_command(command, self.p["output_type"], self.p["joint_names"],
                                stamp=self.get_clock().now().to_msg(),
-                               time_from_start_ns=int(1e9 / self.p["control_rate_hz"]))
+                               time_from_start_ns=int(1e9 / self.p["control_rate_hz"]), upcoming=upcoming)
         self.command_pub.publish(msg)
         self.commands_sent += 1
 

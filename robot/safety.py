@@ -63,6 +63,7 @@ class SafetyFilter:
         self.armed = False
         self.estopped = False
         self.last_command: np.ndarray | None = None
+        self.fell_back = False  # the last filter() sent the safe command (stale, missing or bad action)
         self.interventions: Counter[str] = Counter()
 
     def arm(self) -> None:
@@ -87,6 +88,7 @@ class SafetyFilter:
 
     def filter(self, action, now: float, *input_stamps: float | None) -> np.ndarray | None:
         """Command for this tick. `input_stamps` are the receive times of camera/joint data (None = never)."""
+        self.fell_back = True  # until the action itself (clipped, rate-limited) becomes the command
         if not self.armed or self.estopped:
             return None
         if self.is_stale(now, *input_stamps):
@@ -111,7 +113,23 @@ class SafetyFilter:
             if not np.array_equal(limited, command):
                 self.interventions["rate_limited"] += 1
             command = limited
+        self.fell_back = False
         return self._commit(command)
+
+    def preview(self, command: np.ndarray, upcoming) -> np.ndarray:
+        """The actions planned after `command` (this tick's filtered command), each clipped to the limits and to
+        `max_delta` from the one before, as filter() will treat them if they arrive in turn: the lookahead of a
+        streamed trajectory. Nothing non-finite or of the wrong shape is previewed: the plan stops before it.
+        Commits nothing. (rows, action_dim), possibly 0 rows."""
+        rows, last = [], np.asarray(command, np.float64)
+        for action in upcoming:
+            action = np.asarray(action, np.float64).reshape(-1)
+            if action.shape != last.shape or not np.all(np.isfinite(action)):
+                break
+            last = np.clip(np.clip(action, self.low, self.high), last - self.config.max_delta,
+                           last + self.config.max_delta)
+            rows.append(last)
+        return np.asarray(rows, np.float64).reshape(-1, last.size)
 
     def _commit(self, command: np.ndarray) -> np.ndarray:
         self.last_command = command

@@ -198,6 +198,38 @@ def test_other_output_types(harness, output_type):
                                    [0.1, 0.2, 0.3, 0.4])
 
 
+def test_joint_trajectory_streams_the_rest_of_the_chunk_one_period_apart(harness):
+    """joint_trajectory_controller gets the command and the chunk's planned actions after it (filtered as they
+    will be), point i at (i + 1) control periods; a safe command (stale data) is a one-point trajectory."""
+    chunk = [[0.1, 0.1, 0.1, 0.1], [0.2, 0.2, 0.2, 0.2], [0.3, 0.3, 0.3, 0.3], [0.4, 0.4, 0.4, 0.4]]
+    h = harness(ConstantPolicy(chunk), output_type="joint_trajectory", control_rate_hz=20.0, stale_timeout_s=0.3)
+    h.arm(True)
+    assert h.wait_until_commanding()
+    firsts = [m for m in h.commands if len(m.points) and np.isclose(m.points[0].positions[0], 0.1)]
+    assert firsts, "no trajectory started at the chunk's first action"
+    msg = firsts[-1]
+    assert len(msg.points) >= 2
+    np.testing.assert_allclose([p.positions[0] for p in msg.points], [0.1, 0.2, 0.3, 0.4][:len(msg.points)], rtol=1e-6)
+    assert [p.time_from_start.sec * 10**9 + p.time_from_start.nanosec for p in msg.points] == \
+        [50_000_000 * (i + 1) for i in range(len(msg.points))]
+    h.camera_on = False
+    assert h.spin(5.0, until=lambda: h.node.safety.interventions["stale"] > 0)
+    h.spin(0.2)
+    assert len(h.commands[-1].points) == 1 and h.commands[-1].points[0].positions[0] == 0.0
+
+
+def test_commands_go_to_the_controllers_topic_from_the_params(ros_context):
+    from robot.policy_node import PolicyNode
+    node = PolicyNode(policy=ConstantPolicy(), context=ros_context, parameter_overrides=[
+        Parameter("output_type", value="joint_trajectory"),
+        Parameter("command_topic", value="/joint_trajectory_controller/joint_trajectory")])
+    try:
+        assert node.command_pub.topic_name == "/joint_trajectory_controller/joint_trajectory"
+    finally:
+        node.stop()
+        node.destroy_node()
+
+
 def test_shutdown_sends_final_safe_command(harness):
     h = harness(ConstantPolicy([[0.3] * 4]))
     h.arm(True)

@@ -90,3 +90,16 @@ def test_every_problem_is_named_in_one_line():
     assert "\n" not in str(err.value)
     for word in ("safety.action_high needs 4 values, got 3", "safety.max_delta", "safety.stale_mode"):
         assert word in str(err.value)
+
+
+def test_preview_filters_the_planned_actions_as_they_would_be_filtered_in_turn():
+    """The lookahead of a streamed trajectory: the same limits and rate limit, chained from this tick's command,
+    and nothing past a non-finite action. It commits nothing."""
+    f = armed(max_delta=0.2, action_low=[-0.5] * 4, action_high=[0.5] * 4)
+    command = f.filter([0.1, 0.1, 0.1, 0.1], 0.0, 0.0)
+    upcoming = [[0.4, 0.1, 0.1, 0.1], [9.0, -9.0, 0.1, 0.1], [np.nan, 0, 0, 0], [0.1, 0.1, 0.1, 0.1]]
+    plan = f.preview(command, upcoming)
+    np.testing.assert_allclose(plan, [[0.3, 0.1, 0.1, 0.1], [0.5, -0.1, 0.1, 0.1]])
+    in_turn = [f.filter(a, 0.0, 0.0) for a in upcoming[:2]]
+    np.testing.assert_allclose(plan, in_turn)  # what filter() makes of the same actions, one a tick
+    assert f.preview(command, []).shape == (0, 4)

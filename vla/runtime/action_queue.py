@@ -33,6 +33,10 @@ class ActionQueue:
     def clear(self) -> None:
         self._q.clear()
 
+    def peek(self) -> list:
+        """The actions still to play, in order, left in the queue."""
+        return list(self._q)
+
     def replace(self, chunk) -> None:
         """The new chunk from its first action on. That action was planned for the tick after the chunk's
         observation: if ticks passed while it was inferred, the command steps back along the path."""
