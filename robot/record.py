@@ -1,11 +1,12 @@
 """`vla-record`: robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data.
 
-    vla-record bag=PATH out=DIR [fps=30] [joints=a,b,...]   # rosbag2 (db3 or mcap) read with `rosbags`
-    vla-record live out=DIR [episodes=N seconds=S] [joints=a,b,...]  # the live topics (rclpy)
+    vla-record bag=PATH out=DIR [fps=30] [joints=a,b,...] [cameras=topic:feature,...]   # rosbag2 (db3 or mcap)
+    vla-record live out=DIR [episodes=N seconds=S] [joints=a,b,...] [cameras=...]       # the live topics (rclpy)
 
 Topics (robot/interfaces.py): camera/image_raw (Image), joint_states (JointState), command
 (Float64MultiArray, the action), instruction (String), episode (Int32, a new episode starts), success
-(Bool, the episode ended). One frame per command, paired with the latest image and joint state received
+(Bool, the episode ended); with `cameras=`, several image topics, each its own camera feature of the
+dataset. One frame per command, paired with the latest image of every camera and joint state received
 before it (what the operator/policy saw). Live, messages are ordered by their DDS receive time, as
 `ros2 bag record` stamps a bag, so both modes pair the same way; `episodes=N` stops after the N-th
 success message and drops what follows it.
@@ -35,6 +36,8 @@ ARGUMENTS = {
     "fps": (30, "frame rate stored in the dataset", (1, 1000)),
     "joints": ("", "comma-separated joint names: the state's order, taken from JointState by name "
                    "(empty: the message's order)", None),
+    "cameras": ("", "comma-separated topic:feature pairs, one per camera (e.g. front/image_raw:observation.images."
+                    f"front); empty: {CAMERA_TOPIC} as observation.image", None),
     "episodes": (1, "live: stop after this many episodes (success messages)", (1, 100000)),
     "seconds": (600.0, "live: stop after this many seconds (or Ctrl-C)", (0.1, 1e6)),
 }
@@ -43,21 +46,39 @@ COMMAND = Command(
     summary="robot topics (a rosbag, or live) -> LeRobot v3 episodes, so teleop becomes finetuning data: one frame\n"
             f"per `{COMMAND_TOPIC}` message, with the latest {CAMERA_TOPIC} and {JOINT_STATES_TOPIC}; "
             f"`{EPISODE_TOPIC}` cuts, `{SUCCESS_TOPIC}` ends.",
-    usage=("vla-record bag=PATH out=DIR [fps=30 joints=a,b,...]",
-           "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,...]"),
+    usage=("vla-record bag=PATH out=DIR [fps=30 joints=a,b,... cameras=topic:feature,...]",
+           "vla-record live out=DIR [episodes=1 seconds=600 fps=30 joints=a,b,... cameras=topic:feature,...]"),
     subcommands={"live": "record the live topics (rclpy, ROS_DOMAIN_ID) instead of a bag"},
     hydra=False,
     arguments=ARGUMENTS,
     arguments_title="arguments (key=value)",
     examples=("vla-record bag=path/to/rosbag2_dir out=data/work/recorded fps=30",
+              "vla-record bag=so100_bag out=data/work/so100 cameras=front/image_raw:observation.images.front,"
+              "wrist/image_raw:observation.images.wrist",
               "vla-record live out=data/work/recorded episodes=5 joints=shoulder,elbow,wrist"),
 )
+
+
+DEFAULT_CAMERAS = {CAMERA_TOPIC: "observation.image"}
+
+
+def parse_cameras(text: str) -> dict[str, str]:
+    """"topic:feature,..." -> {topic: feature} (empty: the one default camera)."""
+    from vla.core.config import UsageError
+
+    cameras = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        topic, _, feature = pair.partition(":")
+        if not topic.strip("/") or not feature.startswith("observation.image"):
+            raise UsageError(f"cameras: {pair!r} is not topic:feature with a feature observation.image*")
+        cameras[topic.strip("/")] = feature
+    return cameras or dict(DEFAULT_CAMERAS)
 
 
 @dataclass
 class EpisodeBuffer:
     instruction: str = ""
-    images: list = field(default_factory=list)
+    images: list = field(default_factory=list)  # per frame: {camera feature: image}
     states: list = field(default_factory=list)
     actions: list = field(default_factory=list)
     success: bool = False
@@ -72,11 +93,13 @@ class EpisodeAssembler:
     that differs is skipped and counted, as is any other bad message.
     """
 
-    def __init__(self, joints: list[str] | None = None):
+    def __init__(self, joints: list[str] | None = None, cameras: dict[str, str] | None = None):
         self.joints = list(joints) if joints else None
+        self.cameras = dict(cameras or DEFAULT_CAMERAS)   # image topic -> the dataset's camera feature
         self.episodes: list[EpisodeBuffer] = []
         self.current = EpisodeBuffer()
-        self.image = self.state = None
+        self.images: dict[str, np.ndarray] = {}           # the latest image of each camera topic
+        self.state = None
         self.shapes: dict[str, tuple] = {}   # first image / state / action shape seen
         self.instruction = ""
         self.skipped = 0
@@ -91,8 +114,8 @@ class EpisodeAssembler:
     def add(self, topic: str, msg) -> None:
         topic = topic.lstrip("/")
         try:
-            if topic == CAMERA_TOPIC:
-                self.image = self._fixed_shape("image", np.array(image_to_numpy(msg)))
+            if topic in self.cameras:
+                self.images[topic] = self._fixed_shape(f"image {topic}", np.array(image_to_numpy(msg)))
             elif topic == JOINT_STATES_TOPIC:
                 dim = len(self.joints) if self.joints else len(msg.position)
                 if dim == 0:
@@ -115,10 +138,10 @@ class EpisodeAssembler:
             self.current.success = self.current.success or bool(msg.data)
             self.ended += 1
         elif topic == COMMAND_TOPIC:
-            if self.image is None or self.state is None:
+            if len(self.images) < len(self.cameras) or self.state is None:
                 self.skipped += 1
                 return
-            self.current.images.append(self.image)
+            self.current.images.append({self.cameras[t]: image for t, image in self.images.items()})
             self.current.states.append(self.state)
             self.current.actions.append(action)
 
@@ -132,17 +155,20 @@ class EpisodeAssembler:
 
         self.cut()
         if not self.episodes:
-            raise ValueError(f"no episodes found (need {sorted(RECORDED_TOPICS)}); {self.skipped} messages skipped")
+            raise ValueError(f"no episodes found (need {sorted(recorded_topics(self.cameras))}); "
+                             f"{self.skipped} messages skipped")
         first = self.episodes[0]
         state_dim, action_dim = len(first.states[0]), len(first.actions[0])
         state_names = self.joints or [f"joint_{i}" for i in range(state_dim)]
         action_names = state_names if action_dim == state_dim else [f"command_{i}" for i in range(action_dim)]
-        writer = TeleopWriter(out, fps=fps, image_size=first.images[0].shape[:2], repo_id="local/ros_record",
+        sizes = {feature: image.shape[:2] for feature, image in first.images[0].items()}
+        writer = TeleopWriter(out, fps=fps, image_size=sizes, repo_id="local/ros_record",
                               state_names=state_names, action_names=action_names)
         for ep in self.episodes:
             successes = np.zeros(len(ep.actions), bool)
             successes[-1] = ep.success
-            writer.add_episode(np.stack(ep.images), np.stack(ep.states), np.stack(ep.actions), successes,
+            images = {feature: np.stack([frame[feature] for frame in ep.images]) for feature in sizes}
+            writer.add_episode(images, np.stack(ep.states), np.stack(ep.actions), successes,
                                ep.instruction or "unknown task")
         writer.close()
         log.info("wrote %d episodes (%d frames) to %s", len(self.episodes),
@@ -150,22 +176,29 @@ class EpisodeAssembler:
         return Path(out)
 
 
-def record_bag(bag: str | Path, out: str | Path, fps: int = 30, joints: list[str] | None = None) -> Path:
+def record_bag(bag: str | Path, out: str | Path, fps: int = 30, joints: list[str] | None = None,
+               cameras: dict[str, str] | None = None) -> Path:
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
 
     bag = Path(bag)
     if not bag.exists():
         raise FileNotFoundError(f"rosbag {bag} does not exist")
-    assembler = EpisodeAssembler(joints)
+    assembler = EpisodeAssembler(joints, cameras)
+    topics = recorded_topics(assembler.cameras)
     with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
-        connections = [c for c in reader.connections if c.topic.lstrip("/") in RECORDED_TOPICS]
+        connections = [c for c in reader.connections if c.topic.lstrip("/") in topics]
         if not connections:
-            raise ValueError(f"{bag} has none of the topics {sorted(RECORDED_TOPICS)}; it has "
+            raise ValueError(f"{bag} has none of the topics {sorted(topics)}; it has "
                              f"{sorted(c.topic for c in reader.connections)}")
         for conn, _, raw in reader.messages(connections=connections):
             assembler.add(conn.topic, reader.deserialize(raw, conn.msgtype))
     return assembler.write(out, fps)
+
+
+def recorded_topics(cameras: dict[str, str]) -> list[str]:
+    """The topics a recording reads: the cameras' and the others of RECORDED_TOPICS."""
+    return list(cameras) + [t for t in RECORDED_TOPICS if t != CAMERA_TOPIC]
 
 
 class ReceiveOrder:
@@ -194,7 +227,7 @@ class ReceiveOrder:
             yield topic, msg
 
 
-def live_subscriptions(node, order: ReceiveOrder) -> None:
+def live_subscriptions(node, order: ReceiveOrder, cameras: dict[str, str] | None = None) -> None:
     """The recorded topics on `node`, each message into `order`, in the recorder's QoS (robot/interfaces.py):
     sensors best effort to match camera drivers, the rest reliable (latched where published so), all deep;
     the instruction twice, as the policy node takes it, from latched and volatile publishers alike (a latched
@@ -203,27 +236,30 @@ def live_subscriptions(node, order: ReceiveOrder) -> None:
 
     from robot.interfaces import INSTRUCTION_SUBSCRIPTION_QOS, LATCHED_QOS, RECORDER_QOS, RECORDER_SENSOR_QOS
 
-    qos = {CAMERA_TOPIC: (RECORDER_SENSOR_QOS,), JOINT_STATES_TOPIC: (RECORDER_SENSOR_QOS,),
-           COMMAND_TOPIC: (RECORDER_QOS,), INSTRUCTION_TOPIC: INSTRUCTION_SUBSCRIPTION_QOS,
-           EPISODE_TOPIC: (LATCHED_QOS,), SUCCESS_TOPIC: (RECORDER_QOS,)}
-    for topic in RECORDED_TOPICS:
+    cameras = cameras or DEFAULT_CAMERAS
+    qos = {JOINT_STATES_TOPIC: (RECORDER_SENSOR_QOS,), COMMAND_TOPIC: (RECORDER_QOS,),
+           INSTRUCTION_TOPIC: INSTRUCTION_SUBSCRIPTION_QOS, EPISODE_TOPIC: (LATCHED_QOS,), SUCCESS_TOPIC: (RECORDER_QOS,),
+           **{camera: (RECORDER_SENSOR_QOS,) for camera in cameras}}
+    for topic in recorded_topics(cameras):
+        kind = MESSAGE_TYPES[CAMERA_TOPIC if topic in cameras else topic]
         for profile in qos[topic]:
-            node.create_subscription(message_class(MESSAGE_TYPES[topic]), topic, partial(order.add, topic), profile)
+            node.create_subscription(message_class(kind), topic, partial(order.add, topic), profile)
 
 
 def record_live(out: str | Path, fps: int = 30, episodes: int = 1, seconds: float = 600.0,
-                domain_id: int | None = None, joints: list[str] | None = None) -> Path:
+                domain_id: int | None = None, joints: list[str] | None = None,
+                cameras: dict[str, str] | None = None) -> Path:
     """Subscribe to the topics until `episodes` episodes ended (success message), `seconds` passed or
     Ctrl-C; then write what was recorded. `domain_id` defaults to ROS_DOMAIN_ID."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
-    assembler, order = EpisodeAssembler(joints), ReceiveOrder()
+    assembler, order = EpisodeAssembler(joints, cameras), ReceiveOrder()
     ctx = Context()
     rclpy.init(context=ctx, domain_id=domain_id)
     node = rclpy.create_node("vla_record", context=ctx)
-    live_subscriptions(node, order)
+    live_subscriptions(node, order, assembler.cameras)
     executor = SingleThreadedExecutor(context=ctx)
     executor.add_node(node)
 
@@ -278,10 +314,11 @@ def run(args: list[str]) -> None:
     live = args[:1] == ["live"]
     a = parse_arguments(args[live:], live)
     joints = [j for j in a["joints"].split(",") if j] or None
+    cameras = parse_cameras(a["cameras"])
     if live:
-        out = record_live(a["out"], a["fps"], a["episodes"], a["seconds"], joints=joints)
+        out = record_live(a["out"], a["fps"], a["episodes"], a["seconds"], joints=joints, cameras=cameras)
     else:   # a missing bag, an existing out or a bag without episodes: one line (vla.core.command)
-        out = record_bag(a["bag"], a["out"], a["fps"], joints)
+        out = record_bag(a["bag"], a["out"], a["fps"], joints, cameras)
     print(f"vla-record: wrote LeRobot dataset {out}")
 
 

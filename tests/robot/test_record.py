@@ -209,3 +209,42 @@ def test_a_robots_own_joints_image_size_and_command_size_are_recorded(tmp_path):
         np.testing.assert_allclose(item["observation.state"].numpy(), state, atol=1e-6)
         np.testing.assert_allclose(item["action"].numpy(), action, atol=1e-6)
         assert abs(item["observation.image"].numpy().mean() * 255 - image.mean()) < 6
+
+
+def test_several_cameras_are_recorded_each_as_its_own_feature_and_size(tmp_path):
+    """An SO-100's front (48x64) and wrist (32x40) cameras: one camera feature each, every frame paired with the
+    latest image of both; a command before the wrist camera's first image is skipped (no frame without it)."""
+    from robot.record import EpisodeAssembler, parse_cameras
+
+    cameras = parse_cameras("front/image_raw:observation.images.front,/wrist/image_raw:observation.images.wrist")
+    assert cameras == {"front/image_raw": "observation.images.front", "wrist/image_raw": "observation.images.wrist"}
+    from vla.core.config import UsageError
+    with pytest.raises(UsageError, match="'front/image_raw:joints' is not topic:feature"):
+        parse_cameras("front/image_raw:joints")
+    layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+
+    def image(h, w, value):
+        return T["sensor_msgs/msg/Image"](header=header(0), height=h, width=w, encoding="rgb8", is_bigendian=0,
+                                          step=w * 3, data=np.full((h, w, 3), value, np.uint8).reshape(-1))
+
+    assembler = EpisodeAssembler(joints=None, cameras=cameras)
+    assembler.add(f"/{INSTRUCTION_TOPIC}", T["std_msgs/msg/String"](data="pick up the cube"))
+    joints = T["sensor_msgs/msg/JointState"](header=header(0), name=[f"j{i}" for i in range(6)],
+                                             position=np.arange(6.0), velocity=np.zeros(0), effort=np.zeros(0))
+    assembler.add(f"/{JOINT_STATES_TOPIC}", joints)
+    assembler.add("/front/image_raw", image(48, 64, 10))
+    assembler.add(f"/{COMMAND_TOPIC}", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.zeros(6)))
+    assert assembler.skipped == 1   # no wrist image yet
+    for step in range(4):
+        assembler.add("/front/image_raw", image(48, 64, 30 + 40 * step))
+        assembler.add("/wrist/image_raw", image(32, 40, 200 - 40 * step))
+        assembler.add(f"/{COMMAND_TOPIC}", T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.full(6, step / 10)))
+    assembler.add(f"/{SUCCESS_TOPIC}", T["std_msgs/msg/Bool"](data=True))
+    ds = open_dataset(assembler.write(tmp_path / "ds", fps=30))
+    assert ds.meta.camera_keys == ["observation.images.front", "observation.images.wrist"] and len(ds) == 4
+    for step in range(4):
+        item = ds[step]
+        assert item["observation.images.front"].shape == (3, 48, 64)
+        assert item["observation.images.wrist"].shape == (3, 32, 40)
+        assert abs(item["observation.images.front"].mean().item() * 255 - (30 + 40 * step)) < 6
+        assert abs(item["observation.images.wrist"].mean().item() * 255 - (200 - 40 * step)) < 6
