@@ -311,11 +311,24 @@ class PolicyNode(Node):
                 "tick_ms_p50": pct(ticks, 50), "tick_ms_p99": pct(ticks, 99), "phase_lock_nudges": self.phase.nudges,
                 "early_ticks": self.early_ticks,
                 "phase_error_ms": float("nan") if self.phase.last_error_ns is None else self.phase.last_error_ns / 1e6,
-                "safety_interventions": dict(self.safety.interventions), "bad_inputs": dict(self.bad_inputs)}
+                "safety_interventions": dict(self.safety.interventions), "bad_inputs": dict(self.bad_inputs),
+                "silent_inputs": self.silent_inputs()}
+
+    def silent_inputs(self) -> list[str]:
+        """The input topics with nothing newer than stale_timeout_s (or nothing at all): while any is, the
+        watchdog holds or zeroes the commands."""
+        now, timeout = time.monotonic(), self.p["stale_timeout_s"]
+        stamps = list(zip(self.p["camera_topics"], self.image_stamps)) + [(JOINT_STATES_TOPIC, self.state_stamp)]
+        return [topic for topic, stamp in stamps if stamp is None or now - stamp > timeout]
 
     def _publish_diagnostics(self) -> None:
         s = self.stats()
-        level = DiagnosticStatus.ERROR if s["estopped"] else DiagnosticStatus.OK
+        if s["silent_inputs"] and s["armed"]:  # armed and not commanding: say which input is missing
+            self.get_logger().warning(f"no data on {', '.join(s['silent_inputs'])} for over "
+                                      f"{self.p['stale_timeout_s']} s: commands are held/zeroed (watchdog)",
+                                      throttle_duration_sec=5.0)
+        level = DiagnosticStatus.ERROR if s["estopped"] else (
+            DiagnosticStatus.WARN if s["silent_inputs"] and s["armed"] else DiagnosticStatus.OK)
         status = DiagnosticStatus(level=level, name=f"{self.get_name()}: policy", hardware_id="vla",
                                   message="estop" if s["estopped"] else ("armed" if s["armed"] else "disarmed"),
                                   values=[KeyValue(key=k, value=str(v)) for k, v in s.items()])

@@ -80,10 +80,12 @@ def test_each_camera_topic_feeds_its_camera_and_has_its_own_watchdog(harness):
     seen = policy.seen[-1]
     assert seen["observation.images.front"].shape == (32, 32, 3)
     assert seen["observation.images.wrist"].shape == (24, 40, 3) and np.all(seen["observation.images.wrist"] == 7)
+    assert h.node.silent_inputs() == []
     h.more_cameras["wrist/image_raw"][2] = False
     assert h.spin(5.0, until=lambda: h.node.safety.interventions["stale"] > 0)
     h.spin(0.2)
     assert np.all(h.values()[-3:] == 0.0)
+    assert h.node.stats()["silent_inputs"] == ["wrist/image_raw"]  # named in the log and on /diagnostics
 
 
 def test_limits_and_rate_limit_hold_on_adversarial_actions(harness):
