@@ -169,3 +169,28 @@ def test_init_from_refuses_a_checkpoint_with_another_chunk_size(saved_vla_policy
     directory, _ = saved_vla_policy
     with pytest.raises(ValueError, match="chunk_size"):
         VLALatentPolicy(_config_with_features(init_from=str(directory), chunk_size=8, n_action_steps=8))
+
+
+def test_a_two_camera_six_joint_robot_trains_and_predicts_through_the_plugin():
+    """An SO-100's features as LeRobot hands them to a policy (front and wrist cameras of their own sizes, 6-D
+    state and action): the plugin's policy reads both cameras, its loss has a gradient, and its chunks are 6-D."""
+    cfg = make_policy_config("vla_latent", device="cpu", chunk_size=3, n_action_steps=3)
+    cfg.input_features = {"observation.images.front": PolicyFeature(FeatureType.VISUAL, (3, 48, 64)),
+                          "observation.images.wrist": PolicyFeature(FeatureType.VISUAL, (3, 32, 40)),
+                          OBS_STATE: PolicyFeature(FeatureType.STATE, (6,))}
+    cfg.output_features = {ACTION: PolicyFeature(FeatureType.ACTION, (6,))}
+    policy = VLALatentPolicy(cfg)
+    assert policy.model.config.image_keys == ["observation.images.front", "observation.images.wrist"]
+    g = torch.Generator().manual_seed(0)
+    batch = {"observation.images.front": torch.rand(2, 3, 48, 64, generator=g),
+             "observation.images.wrist": torch.rand(2, 3, 32, 40, generator=g),
+             OBS_STATE: torch.randn(2, 6, generator=g), ACTION: torch.randn(2, 3, 6, generator=g),
+             "task": ["pick up the cube", "pick up the cube"]}
+    loss, _ = policy.forward(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0
+                                        for p in policy.model.action_head.parameters())
+    wrist_blind = dict(batch, **{"observation.images.wrist": torch.zeros(2, 3, 32, 40)})
+    chunk = policy.predict_action_chunk(batch)
+    assert chunk.shape == (2, 3, 6) and torch.isfinite(chunk).all()
+    assert not torch.equal(chunk, policy.predict_action_chunk(wrist_blind))  # the wrist camera is read
