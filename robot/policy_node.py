@@ -227,8 +227,9 @@ class PolicyNode(Node):
         while not self._stop:
             with self.lock:
                 self.wake.wait(timeout=0.05)
-                want = (self.safety.armed and all(i is not None for i in self.images) and self.state is not None and self.instruction
-                        and len(self.queue) <= self.p["refill_threshold"] and self.image_seq != last_seq)
+                want = (self.safety.armed and all(i is not None for i in self.images) and self.state is not None
+                        and self.instruction and len(self.queue) <= self.p["refill_threshold"]
+                        and self.image_seq != last_seq)
                 if not want:
                     continue
                 obs = {**dict(zip(self.camera_keys, self.images)), "state": self.state, "instruction": self.instruction}

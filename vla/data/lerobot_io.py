@@ -30,8 +30,8 @@ def teleop_features(image_size: int | tuple[int, int] | dict[str, tuple[int, int
     state_names = state_names or ["x", "y", "z", "gripper"]
     action_names = action_names or ["dx", "dy", "dz", "gripper"]
     return {
-        **{key: {"dtype": "video" if use_video else "image", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
-           for key, (h, w) in cameras.items()},
+        **{key: {"dtype": "video" if use_video else "image", "shape": (h, w, 3),
+                 "names": ["height", "width", "channels"]} for key, (h, w) in cameras.items()},
         "observation.state": {"dtype": "float32", "shape": (len(state_names),), "names": list(state_names)},
         "action": {"dtype": "float32", "shape": (len(action_names),), "names": list(action_names)},
         "next.success": {"dtype": "bool", "shape": (1,), "names": None},

@@ -1,8 +1,8 @@
 """Frame pairs (o_t, o_{t+k}) from the frame store, for the latent action model.
 
 The gap k is k_min..k_max frames, or `gap_s` seconds converted at each video's own fps (so a 30 fps camera
-video and the 80 fps sim mean the same gap). Item i is fixed by (seed, i): the same index always gives the same video, t and k,
-whatever the worker. Frames are read a whole zarr chunk at a time (zarr decodes whole
+video and the 80 fps sim mean the same gap). Item i is fixed by (seed, i): the same index always gives the
+same video, t and k, whatever the worker. Frames are read a whole zarr chunk at a time (zarr decodes whole
 chunks anyway) and the decoded chunks are kept in a per-process LRU cache with a byte
 budget: one zarr-python read costs ~1 ms of async machinery, far more than slicing a
 decoded chunk, and training draws many pairs from each chunk.

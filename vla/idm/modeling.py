@@ -37,7 +37,8 @@ class InverseDynamicsModel(DataclassCheckpoint, nn.Module):
 
     def forward(self, frame_t, frame_tk) -> torch.Tensor:
         """Normalised action prediction (B, action_dim)."""
-        return self.head(self.enc(torch.cat([to_unit(frame_t, self.mean.device), to_unit(frame_tk, self.mean.device)], 1)))
+        device = self.mean.device
+        return self.head(self.enc(torch.cat([to_unit(frame_t, device), to_unit(frame_tk, device)], 1)))
 
     @torch.no_grad()
     def predict(self, frame_t, frame_tk) -> torch.Tensor:
