@@ -148,3 +148,19 @@ def test_the_corpus_video_keeps_the_colour_of_a_one_pixel_object(tmp_path):
     write_mp4(tmp_path / "dot.mp4", frames, fps=80)
     r, g, b = np.stack(list(iter_frames(str(tmp_path / "dot.mp4"))))[:, 30, 30].astype(int).mean(0)
     assert g > r + 60 and g > b + 60
+
+
+def test_an_episode_does_not_depend_on_the_episodes_run_before_it_in_the_same_env():
+    """A sim worker reuses one env per task, and which episodes it ran before depends on scheduling: the same
+    seed must give the same frames either way (the first frame once showed the previous episode's goal
+    marker, so two `vla-data sim` runs wrote different push videos)."""
+    from vla.data.metaworld_env import MetaWorldTask
+    from vla.data.sim import rollout
+
+    with MetaWorldTask("push-v3", 64, "corner4", 60) as fresh:
+        alone = rollout(fresh, 6, 60, 2)
+    with MetaWorldTask("push-v3", 64, "corner4", 60) as used:
+        rollout(used, 0, 60, 2)
+        after = rollout(used, 6, 60, 2)
+    assert np.array_equal(np.stack(alone["images"]), np.stack(after["images"]))
+    assert np.array_equal(np.stack(alone["states"]), np.stack(after["states"]))

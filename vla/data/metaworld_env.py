@@ -133,8 +133,14 @@ class MetaWorldTask:
         }
 
     def reset(self, seed: int) -> dict:
+        import mujoco
+
         self.env.seed(int(seed))
         self._raw_obs, _ = self.env.reset()
+        # MetaWorld's reset moves the goal marker without recomputing positions: rendered now, the first frame
+        # showed the previous episode's goal, so an episode's first frame depended on which ran before it in
+        # this env (a sim worker's history). mj_forward recomputes them; it changes no state.
+        mujoco.mj_forward(self.env.model, self.env.data)
         self.steps = 0
         return self._obs()
 
