@@ -318,9 +318,9 @@ class PolicyNode(Node):
     def silent_inputs(self) -> list[str]:
         """The input topics with nothing newer than stale_timeout_s (or nothing at all): while any is, the
         watchdog holds or zeroes the commands."""
-        now, timeout = time.monotonic(), self.p["stale_timeout_s"]
+        now = time.monotonic()
         stamps = list(zip(self.p["camera_topics"], self.image_stamps)) + [(JOINT_STATES_TOPIC, self.state_stamp)]
-        return [topic for topic, stamp in stamps if stamp is None or now - stamp > timeout]
+        return [topic for topic, stamp in stamps if self.safety.is_stale(now, stamp)]
 
     def _publish_diagnostics(self) -> None:
         s = self.stats()

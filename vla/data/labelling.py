@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vla.data.pairs import frame_gap
 from vla.data.store import FrameStore, StoreError
 from vla.data.workers import ray_session, ray_unordered
 
@@ -50,17 +51,12 @@ class LabelSpec:
     batch_size: int = 256
     gap_s: float | None = None
 
-    def frames(self, fps: float | None) -> int:
-        from vla.data.pairs import frames_in
-
-        return self.gap if self.gap_s is None or not fps else frames_in(self.gap_s, fps)
-
 
 def label_video(store: FrameStore, vid: str, spec: LabelSpec, fn: PairFn) -> str:
     """Label one complete video: "labelled", "skipped" (labelled by this model already) or "too_short"."""
     if store.has_array(vid, spec.name) and store.array_attrs(vid, spec.name).get(spec.hash_key) == spec.model_hash:
         return "skipped"
-    frames, gap = store.frames(vid), spec.frames(store.attrs(vid).get("fps"))
+    frames, gap = store.frames(vid), frame_gap(spec.gap, spec.gap_s, store.attrs(vid).get("fps"))
     if frames.shape[0] <= gap:
         log.warning("video %s has %d frames <= gap %d: not labelled", vid, frames.shape[0], gap)
         return "too_short"

@@ -58,6 +58,11 @@ def frames_in(gap_s: float, fps: float) -> int:
     return max(1, round(gap_s * fps))
 
 
+def frame_gap(frames: int, gap_s: float | None, fps: float | None) -> int:
+    """A gap set in frames, or in seconds (`gap_s`, when set) converted at `fps` (when known)."""
+    return frames if gap_s is None or not fps else frames_in(gap_s, fps)
+
+
 class PairDataset(Dataset):
     """`cache_bytes` bounds the decoded chunks each process keeps (0 = no cache); every DataLoader
     worker builds its own cache, nothing is shared, and pickling the dataset leaves the cache out."""

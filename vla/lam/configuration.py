@@ -32,9 +32,9 @@ class LAMConfig(SavedConfig):
 
     def frame_gap(self, fps: float | None) -> int:
         """The (smallest) gap in frames for a video or episode at `fps`: what labels and the probe use."""
-        from vla.data.pairs import frames_in
+        from vla.data.pairs import frame_gap
 
-        return self.k_min if self.gap_s is None or not fps else frames_in(self.gap_s, fps)
+        return frame_gap(self.k_min, self.gap_s, fps)
 
     def __post_init__(self):
         if self.gap_s is not None and not self.gap_s > 0:

@@ -64,7 +64,8 @@ def split_videos(vids: list[str], eval_fraction: float, seed: int) -> tuple[list
     return [v for v in vids if v not in held], [v for v in vids if v in held] or vids
 
 
-def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, start_step: int, rank: int = 0):
+def pair_datasets(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig) -> tuple[PairDataset, PairDataset]:
+    """The frame pairs of the training videos and of the held-out ones."""
     from vla.data.store import FrameStore
 
     train_ids, eval_ids = split_videos(FrameStore(store_url).video_ids(), cfg.eval_fraction, cfg.seed)
@@ -72,14 +73,24 @@ def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, star
                         gap_s=model_cfg.gap_s)
     evalset = PairDataset(store_url, model_cfg.k_min, model_cfg.k_max, seed=cfg.seed + 1, video_ids=eval_ids,
                           gap_s=model_cfg.gap_s)
-    # The batch of step s depends only on (seed, s), so a run resumed at start_step sees the batches the
+    return train, evalset
+
+
+def train_loader(train: PairDataset, cfg: LAMTrainConfig, start_step: int, rank: int = 0) -> DataLoader:
+    # The batch of step s depends only on (seed, s, rank), so a run resumed at start_step sees the batches the
     # uninterrupted run saw. (A sampler seeded once at start_step would start a different stream.)
     batches = StepBatchSampler(len(train), cfg.batch_size, cfg.seed, start_step, rank)
-    loader = DataLoader(train, batch_sampler=batches, num_workers=cfg.num_workers,
-                        persistent_workers=cfg.num_workers > 0)
+    return DataLoader(train, batch_sampler=batches, num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0)
+
+
+def eval_loader(evalset: PairDataset, cfg: LAMTrainConfig) -> DataLoader:
     n_eval = min(len(evalset), cfg.eval_batches * cfg.batch_size)
-    eval_loader = DataLoader(Subset(evalset, range(n_eval)), batch_size=cfg.batch_size)
-    return loader, eval_loader
+    return DataLoader(Subset(evalset, range(n_eval)), batch_size=cfg.batch_size)
+
+
+def make_loaders(store_url: str, model_cfg: LAMConfig, cfg: LAMTrainConfig, start_step: int, rank: int = 0):
+    train, evalset = pair_datasets(store_url, model_cfg, cfg)
+    return train_loader(train, cfg, start_step, rank), eval_loader(evalset, cfg)
 
 
 @dataclass
@@ -157,21 +168,20 @@ def frame_gaps(store_url: str, model_cfg: LAMConfig) -> dict[str, int]:
     return {(f"{fps:g}" if fps else "unknown"): model_cfg.frame_gap(fps) for fps in rates}
 
 
-def lam_step_loss(model: LatentActionModel, store_url: str, labelled: LabelledPairs | None, cfg: LAMTrainConfig):
+def lam_step_loss(model: LatentActionModel, pairs: PairDataset, labelled: LabelledPairs | None, cfg: LAMTrainConfig):
     """The loop's step_loss: the video batch of (seed, step, rank) plus labelled pairs; the codebook is
     k-means initialised when the warm-up ends. Under DDP every rank starts a step from rank 0's codebook:
     dead-code restarts rewrite it outside the gradient, from each rank's own batch."""
-    batches, dataset = None, None
+    batches = None
 
     def step_loss(prepared, step: int, rank: int):
-        nonlocal batches, dataset
+        nonlocal batches
         if batches is None:  # the first step of this run: 0, or where a resumed run picks up
-            loader = make_loaders(store_url, model.cfg, cfg, step, rank)[0]
-            batches, dataset = iter(loader), loader.dataset
+            batches = iter(train_loader(pairs, cfg, step, rank))
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.broadcast(model.vq.codebook.data, 0)
         if step >= cfg.vq_warmup and not model.vq.initialised:
-            init_codebook(model, dataset, cfg)
+            init_codebook(model, pairs, cfg)
         b = next(batches)
         frame_t, frame_tk, actions = with_labels(b["frame_t"], b["frame_tk"], labelled, cfg.labelled_batch_size,
                                                  step_generator(cfg.seed, step, LABELLED_STREAM))
@@ -200,12 +210,13 @@ def train(model_cfg: LAMConfig, cfg: LAMTrainConfig, store_url: str, out_dir: st
                              "lam.train.labelled_demos_per_task and a teleop dataset (lam.teleop)")
         labelled = LabelledPairs.from_episodes(supervised, model_cfg.frame_gap, model_cfg.action_dim)
         log.info("action head: %d labelled pairs from %d episodes", len(labelled.actions), len(supervised))
-    eval_loader = make_loaders(store_url, model_cfg, cfg, 0)[1]
+    pairs, held_out_pairs = pair_datasets(store_url, model_cfg, cfg)  # read once: the store's video attrs
+    held_out_batches = eval_loader(held_out_pairs, cfg)
 
     torch.manual_seed(cfg.seed)  # parameter init: the only draw from torch's global generator
     model = LatentActionModel(model_cfg)
-    result = train_loop(model, lam_step_loss(model, store_url, labelled, cfg), cfg, out_dir, resume=resume,
-                        evaluate=lambda m: evaluate(m, eval_loader, episodes, cfg.seed), desc="lam train",
+    result = train_loop(model, lam_step_loss(model, pairs, labelled, cfg), cfg, out_dir, resume=resume,
+                        evaluate=lambda m: evaluate(m, held_out_batches, episodes, cfg.seed), desc="lam train",
                         unused_parameters=True)  # the codebook is out of the loss in the warm-up
     history, evals = result["history"], result["evals"]
     diagnostics = {"model": str(out_dir / "model"), "steps": history[-1]["step"] if history else 0,

@@ -49,7 +49,7 @@ class ActionQueue:
         taken), then cross-fade the old chunk's remaining actions into the new ones planned for the same
         ticks (`crossfade`). It never drops the chunk's last action, so a one-action chunk still plays."""
         new = np.asarray(chunk)[min(max(elapsed, 0), len(chunk) - 1):]
-        old = np.asarray(list(self._q))[: len(new) - 1]   # at least one new action left unblended, to end on
+        old = np.asarray(self.peek())[: len(new) - 1]   # at least one new action left unblended, to end on
         self._q.clear()
         self._q.extend(crossfade(old, new[: len(old)]) if len(old) else [])
         self._q.extend(new[len(old):])
