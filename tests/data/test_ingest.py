@@ -43,6 +43,15 @@ def _bad_inputs(sim_corpus, folder):
     return folder
 
 
+def copies_of_the_videos(root, folder, n: int):
+    """`folder` holding n copies of every sim video (<stem>_<i>.mp4): a corpus large enough to stop mid-run."""
+    folder.mkdir()
+    for i in range(n):
+        for src in (root / "videos").glob("*.mp4"):
+            shutil.copy(src, folder / f"{src.stem}_{i}.mp4")
+    return folder
+
+
 def test_bad_inputs_are_skipped_and_reported(sim_corpus, tmp_path):
     folder = _bad_inputs(sim_corpus, tmp_path / "in")
     url = str(tmp_path / "s.zarr")
@@ -163,11 +172,7 @@ def test_missing_store_and_array_errors_name_them(frame_store, tmp_path):
 
 def test_resume_after_sigkill_matches_uninterrupted_run(sim_corpus, frame_store, tmp_path):
     root, _ = sim_corpus
-    many = tmp_path / "many"
-    many.mkdir()
-    for i in range(12):  # enough work that the kill lands mid-run
-        for src in (root / "videos").glob("*.mp4"):
-            shutil.copy(src, many / f"{src.stem}_{i}.mp4")
+    many = copies_of_the_videos(root, tmp_path / "many", 12)  # enough work that the kill lands mid-run
     url = str(tmp_path / "killed.zarr")
     code = (f"from vla.data.ingest import IngestConfig, ingest; "
             f"ingest({str(many)!r}, {url!r}, IngestConfig(image_size=32, chunk_frames=4, workers=1))")
@@ -199,11 +204,7 @@ def test_a_worker_killed_mid_run_fails_the_run_and_a_rerun_finishes(sim_corpus, 
     import psutil
 
     root, _ = sim_corpus
-    many = tmp_path / "many"
-    many.mkdir()
-    for i in range(40):
-        for src in (root / "videos").glob("*.mp4"):
-            shutil.copy(src, many / f"{src.stem}_{i}.mp4")
+    many = copies_of_the_videos(root, tmp_path / "many", 40)
     url = str(tmp_path / "s.zarr")
     args = [f"data.ingest.inputs={many}", f"data.ingest.store={url}", "data.ingest.workers=2",
             "data.ingest.image_size=32", "data.ingest.chunk_frames=4"]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from test_ingest import _bad_inputs
+from test_ingest import _bad_inputs, copies_of_the_videos
 
 from vla.data.ingest import IngestConfig, ingest
 from vla.data.store import FrameStore
@@ -52,11 +52,7 @@ def test_a_ray_worker_killed_mid_run_loses_no_committed_video_and_the_store_comp
     videos are being written. Ray retries that job on another actor, or the run stops with one line: either
     way every video committed before the kill is untouched, and (after a re-run if needed) the store is whole."""
     root, _ = sim_corpus
-    many = tmp_path / "many"
-    many.mkdir()
-    for i in range(10):
-        for src in (root / "videos").glob("*.mp4"):
-            shutil.copy(src, many / f"{src.stem}_{i}.mp4")
+    many = copies_of_the_videos(root, tmp_path / "many", 10)
     url = str(tmp_path / "s.zarr")
     args = [f"data.ingest.inputs={many}", f"data.ingest.store={url}", "data.ingest.workers=2", "engine=ray",
             "data.ingest.image_size=32", "data.ingest.chunk_frames=4"]
