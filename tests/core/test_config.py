@@ -102,3 +102,25 @@ def test_the_robot_params_files_match_the_default_spec():
     sim = yaml.safe_load((params / "sim_robot.yaml").read_text())["/**"]["ros__parameters"]
     assert (policy["action_dim"], policy["state_dim"]) == (spec.action_dim, spec.state_dim)
     assert (sim["image_size"], sim["camera"], sim["seed"]) == (spec.image_size, spec.camera, spec.seeds.robot)
+
+
+def test_the_lerobot_metaworld_preset_makes_what_lerobot_eval_shows_the_policy():
+    """`experiment=lerobot_metaworld` makes demos for `lerobot-eval --env.type=metaworld`: LeRobot's camera,
+    image size, fps and feature names (the camera's pixels are checked in tests/data/test_sim.py)."""
+    import inspect
+
+    from lerobot.envs.configs import MetaworldEnv as MetaworldEnvConfig
+    from lerobot.envs.metaworld import MetaworldEnv
+
+    from vla.data.lerobot_io import teleop_features
+
+    cfg = load_config(["experiment=lerobot_metaworld"])
+    env_cfg = MetaworldEnvConfig(task="button-press-topdown-v3")
+    env_defaults = {k: p.default for k, p in inspect.signature(MetaworldEnv.__init__).parameters.items()}
+    assert cfg.data.sim.camera == env_defaults["camera_name"]
+    assert cfg.data.sim.image_size == env_defaults["observation_width"] == env_defaults["observation_height"]
+    assert cfg.data.sim.fps == env_cfg.fps
+    ours = teleop_features(cfg.data.sim.image_size, cfg.data.sim.teleop_video)
+    for env_key, feature in env_cfg.features.items():  # what lerobot-eval hands the policy, by dataset name
+        name = env_cfg.features_map[env_key]
+        assert name in ours and tuple(ours[name]["shape"]) == tuple(feature.shape), (name, ours.get(name))

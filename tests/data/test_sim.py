@@ -164,3 +164,25 @@ def test_an_episode_does_not_depend_on_the_episodes_run_before_it_in_the_same_en
         after = rollout(used, 6, 60, 2)
     assert np.array_equal(np.stack(alone["images"]), np.stack(after["images"]))
     assert np.array_equal(np.stack(alone["states"]), np.stack(after["states"]))
+
+
+def test_corner2_is_the_view_lerobot_eval_shows_pixel_for_pixel():
+    """`lerobot-eval --env.type=metaworld` renders LeRobot's MetaworldEnv: a corpus made with camera=corner2 at
+    480 px must be the same images and states, or a policy trained on it is evaluated on views it never saw."""
+    from lerobot.envs.metaworld import MetaworldEnv
+
+    from vla.data.metaworld_env import MetaWorldTask
+
+    theirs = MetaworldEnv(task="push-v3", obs_type="pixels_agent_pos")
+    with MetaWorldTask("push-v3", 480, "corner2") as ours:
+        their_obs, our_obs = theirs.reset(seed=7)[0], ours.reset(7)
+        # LeRobot's reset does not recompute positions (see the test above): its first frame shows the goal
+        # marker where the env's previous layout had it, a few hundred pixels; every later frame is identical
+        first_frame_differs = (our_obs["image"] != their_obs["pixels"]).any(-1).mean()
+        assert 0 < first_frame_differs < 0.01
+        for _ in range(3):
+            action = ours.expert_action()
+            their_obs, our_obs = theirs.step(action)[0], ours.step(action).obs
+            assert np.array_equal(our_obs["image"], their_obs["pixels"])
+            assert np.allclose(our_obs["state"], their_obs["agent_pos"], atol=1e-6)
+    theirs.close()

@@ -30,6 +30,12 @@ FREE_CAMERAS = {
     "workspace_front": {"lookat": (0.0, 0.72, 0.1), "distance": 0.8, "azimuth": 180.0, "elevation": -35.0},
 }
 
+# LeRobot's MetaWorld env (what `lerobot-eval --env.type=metaworld` shows a policy) moves corner2 here, turns
+# its image by 180 degrees and renders at MuJoCo's default quality. Our corner2 does the same, so a corpus
+# rendered from it is, pixel for pixel, what lerobot-eval shows (tests/data/test_metaworld_env.py).
+LEROBOT_CAMERA = "corner2"
+LEROBOT_CAMERA_POS = (0.75, 0.075, 0.7)
+
 
 @lru_cache(maxsize=1)
 def lerobot_metaworld_config() -> dict:
@@ -100,10 +106,16 @@ class MetaWorldTask:
             raise ValueError(f"MetaWorld has no camera {camera!r}; its cameras: {cameras}, "
                              f"and ours: {sorted(FREE_CAMERAS)}")
         self._camera = self._free_camera(FREE_CAMERAS[camera]) if camera in FREE_CAMERAS else camera
-        model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
+        # MetaWorld's fixed cameras render upside down (flip rows); LeRobot's corner2 is turned by 180 degrees
+        self._flip_axes = (0, 1) if camera == LEROBOT_CAMERA else (0,) if camera not in FREE_CAMERAS else ()
+        if camera == LEROBOT_CAMERA:
+            model.cam_pos[model.camera(camera).id] = LEROBOT_CAMERA_POS
+        else:
+            model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
         self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
-        for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):
-            self._renderer.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0
+        if camera != LEROBOT_CAMERA:  # ~8x faster at 480 px; LeRobot's view keeps MuJoCo's defaults to match it
+            for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):
+                self._renderer.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0
         self._expert = make_expert(task)
         self._raw_obs: np.ndarray | None = None
         self.steps = 0
@@ -120,10 +132,7 @@ class MetaWorldTask:
 
     def render(self) -> np.ndarray:
         self._renderer.update_scene(self.env.data, camera=self._camera)
-        image = self._renderer.render()
-        if isinstance(self._camera, str):  # MetaWorld's fixed cameras render upside down; free cameras do not
-            image = image[::-1]
-        return np.ascontiguousarray(image)
+        return np.ascontiguousarray(np.flip(self._renderer.render(), self._flip_axes))
 
     def _obs(self) -> dict:
         return {
