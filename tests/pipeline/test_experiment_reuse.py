@@ -25,3 +25,29 @@ def test_a_finished_arm_is_reused_only_under_its_own_config(tmp_path):
     _stamp(tmp_path, "a")
     assert _done(tmp_path, done, "a")
     assert not _done(tmp_path, done, "b")  # stale: another config
+
+
+def test_the_shuffled_codes_control_keeps_the_codes_and_loses_their_frames(tmp_path):
+    """latent_shuffled pretrains on the pure LAM's codes permuted across the corpus: the same codes as often
+    (so the same majority baseline), every video its own length, but no longer the code of its frame."""
+    import numpy as np
+
+    from vla.data.store import FrameStore
+    from vla.pipeline.experiment import shuffle_codes
+
+    store, rng, codes = FrameStore(tmp_path / "frames.zarr", mode="a"), np.random.default_rng(0), {}
+    for i, n in enumerate((30, 50, 40)):
+        vid = f"v{i}"
+        store.add_video(vid, np.zeros((n + 4, 8, 8, 3), np.uint8), {"fps": 10.0, "n_frames": n + 4})
+        codes[vid] = rng.integers(0, 8, (n, 2))
+        store.write_array(vid, "latent_actions", codes[vid], {"codebook_size": 8})
+    assert shuffle_codes(str(tmp_path / "frames.zarr"), "latent_actions", "shuffled", seed=0) == "shuffled"
+    shuffled = {v: FrameStore(tmp_path / "frames.zarr").read_array(v, "shuffled") for v in codes}
+    assert {v: len(s) for v, s in shuffled.items()} == {v: len(c) for v, c in codes.items()}
+    every = lambda d: np.concatenate(list(d.values()))  # noqa: E731
+    assert sorted(map(tuple, every(shuffled))) == sorted(map(tuple, every(codes)))  # the same codes, as often
+    assert (every(shuffled) != every(codes)).any(1).mean() > 0.5  # most frames got another frame's code
+    assert FrameStore(tmp_path / "frames.zarr").array_attrs("v0", "shuffled")["codebook_size"] == 8
+    shuffle_codes(str(tmp_path / "frames.zarr"), "latent_actions", "shuffled", seed=0)  # again: the same
+    assert all(np.array_equal(FrameStore(tmp_path / "frames.zarr").read_array(v, "shuffled"), s)
+               for v, s in shuffled.items())

@@ -20,14 +20,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from vla.core.command import console_script
 from vla.core.config import to_dataclass
+from vla.data.labelled_frames import TARGET_ARRAY
 from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint
 
 log = logging.getLogger(__name__)
 
-ARM_TARGET = {"none": None, "latent": "latent", "latent_labels": "latent", "idm": "idm"}
+ARM_TARGET = {"none": None, "latent": "latent", "latent_labels": "latent", "idm": "idm", "latent_shuffled": "latent"}
 ARM_LABEL = {"none": "no pretraining", "latent": "LAM latent pretraining",
-             "latent_labels": "LAM + labelled demos (LAOM)", "idm": "IDM pseudo-labels (VPT)"}
+             "latent_labels": "LAM + labelled demos (LAOM)", "idm": "IDM pseudo-labels (VPT)",
+             "latent_shuffled": "LAM codes shuffled (control)"}
 LABELLED_LAM_ARRAY = "latent_actions_labels"  # the latent_labels arm's codes, beside the pure LAM's
+SHUFFLED_LAM_ARRAY = "latent_actions_shuffled"  # the latent_shuffled control's codes, beside the pure LAM's
 
 
 def eval_config(cfg: DictConfig) -> EvalConfig:
@@ -75,9 +78,9 @@ def missing_inputs(cfg) -> list[list[str]]:
     if not (Path(p.teleop) / "meta" / "info.json").is_file():
         commands.append(["vla-data", "sim"])
     commands.append(["vla-data", "ingest"])  # skips the videos already in the store: a killed ingest completes
-    if arms & {"latent"} and not (Path(p.lam) / "model" / "manifest.json").is_file():
+    if arms & {"latent", "latent_shuffled"} and not (Path(p.lam) / "model" / "manifest.json").is_file():
         commands.append(["vla-lam", "train"])
-    if arms & {"latent"}:
+    if arms & {"latent", "latent_shuffled"}:
         commands.append(["vla-lam", "label"])  # skips the videos labelled by the same checkpoint
     if "idm" in arms and not (Path(p.idm) / "model" / "manifest.json").is_file():
         commands.append(["vla-idm", "train"])
@@ -129,11 +132,33 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
     return LABELLED_LAM_ARRAY
 
 
+def shuffle_codes(store_url: str, source: str, name: str, seed: int) -> str:
+    """The latent_shuffled control's labels: the pure LAM's codes permuted across every frame of the corpus
+    (seeded), written beside them as `name`. The same codes, as often, with nothing to do with the frame they
+    label: stage 2 on them is pretraining on the same targets minus what they say about the video. Rewritten
+    on every run (a few small arrays), so they always follow the LAM's current codes."""
+    import numpy as np
+
+    from vla.data.store import FrameStore
+
+    store = FrameStore(store_url, mode="a")
+    vids = [v for v in store.video_ids() if store.has_array(v, source)]
+    if not vids:
+        raise FileNotFoundError(f"no video in {store_url} has {source!r}: run `vla-lam label` first")
+    codes = [store.read_array(v, source) for v in vids]
+    shuffled = np.random.default_rng(seed).permutation(np.concatenate(codes))
+    for vid, part in zip(vids, np.split(shuffled, np.cumsum([len(c) for c in codes])[:-1])):
+        store.write_array(vid, name, part, {**store.array_attrs(vid, source), "shuffled_from": source})
+    return name
+
+
 def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Path:
     from vla.pipeline.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
-    labels = _labelled_lam(cfg, out, fingerprint) if arm == "latent_labels" else None
+    labels = (_labelled_lam(cfg, out, fingerprint) if arm == "latent_labels"
+              else shuffle_codes(cfg.paths.frames, TARGET_ARRAY["latent"], SHUFFLED_LAM_ARRAY, cfg.seed)
+              if arm == "latent_shuffled" else None)
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
         fresh = (run_dir / STAMP).is_file()  # a finished run under another config: start over
         sub = cfg.copy()
