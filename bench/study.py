@@ -1,11 +1,12 @@
 """The study: does pretraining on action-free video pay off? `vla-experiment experiment=study`, collected.
 
-Runs (or, with --collect, only gathers) the study preset: four arms (none, latent, latent_labels, idm)
-x demos per task x 3 finetuning seeds, evaluated on seeds 900000+. The experiment is resumable: a second
+Runs (or, with --collect, only gathers) the study preset: four arms (none, latent, latent_labels, idm) and
+the shuffled-codes control (latent_shuffled) x demos per task x 3 finetuning seeds, evaluated on seeds 900000+. The experiment is resumable: a second
 run reuses every finished arm. Writes bench/results/study.json — the flat rows {arm, demos_per_task, seed,
 task, successes, n} from which every statistic can be recomputed, each LAM's probe, and per arm and demo
 count the pooled success (Wilson 95% CI), the paired difference to `none` (bootstrap over seeds and
-episodes) and the demos needed to reach 50% — and study.png (success vs demos per task, per arm).
+episodes), the paired difference to the control (arms_vs_control) and the demos needed to reach 50% — and
+study.png (success vs demos per task, per arm).
 
 Goals (issue 16): at the smallest demo count the LAM arm beats `none` by >= +0.15 with the paired 95% CI
 above 0; LAM needs >= 3x fewer demos than `none` to reach 50% success.
@@ -44,6 +45,17 @@ def goals(study: dict) -> list[dict]:
     return out
 
 
+def vs_control(rows: list[dict]) -> dict | None:
+    """Each arm's paired difference to the shuffled-codes control: what the codes say, beyond pretraining on
+    codes at all."""
+    from vla.pipeline.experiment import study_summary
+
+    if not any(r["arm"] == "latent_shuffled" for r in rows):
+        return None
+    return {arm: {demos: p.get("diff_vs_latent_shuffled") for demos, p in a["points"].items()}
+            for arm, a in study_summary(rows, baseline="latent_shuffled")["arms"].items() if arm != "latent_shuffled"}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the tiny preset, 2 seeds (smoke test; numbers mean nothing)")
@@ -73,6 +85,7 @@ def main() -> int:
               "eval_seed_start": results["seed_start"], "finetune_steps": results["finetune_steps"],
               "pretrain_steps": results["pretrain_steps"], "overrides": overrides, "quick": args.quick,
               "goals": goals(study), "minutes": None if args.collect else (time.perf_counter() - t0) / 60,
+              "arms_vs_control": vs_control(results["rows"]),
               "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "study.json").write_text(json.dumps(record, indent=2))
