@@ -30,7 +30,13 @@ OUT = Path("outputs/lerobot_metaworld")
 TASK = "button-press-topdown-v3"  # configs/experiment/lerobot_metaworld.yaml's task
 
 
+COLLECT = False  # --collect: run nothing, only gather
+
+
 def sh(cmd: list[str]) -> None:
+    if COLLECT:
+        raise SystemExit(f"lerobot_metaworld --collect: the output of `{' '.join(cmd[:2])}` is missing; "
+                         "run without --collect")
     print("$", " ".join(cmd), flush=True)
     if subprocess.call(cmd) != 0:
         raise SystemExit(f"lerobot_metaworld: `{cmd[0]}` failed; re-run to continue (done steps are kept)")
@@ -85,7 +91,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="4 demos, 200 steps, 2 episodes each (smoke test)")
     parser.add_argument("--collect", action="store_true", help="only gather the finished runs' results")
     args = parser.parse_args()
-    global ROOT, OUT
+    global ROOT, OUT, COLLECT
+    COLLECT = args.collect
     if args.quick:
         ROOT, OUT = Path("outputs/bench/lerobot_metaworld_quick/data"), Path("outputs/bench/lerobot_metaworld_quick")
     demos, steps, episodes = (4, 200, 2) if args.quick else (20, 2000, 10)
