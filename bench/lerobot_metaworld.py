@@ -88,7 +88,7 @@ def plot(record: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4 demos, 200 steps, 2 episodes each (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="4 demos, 200 steps, 2 episodes each (smoke test, ~15 min; numbers mean nothing)")
     parser.add_argument("--collect", action="store_true", help="only gather the finished runs' results")
     args = parser.parse_args()
     global ROOT, OUT, COLLECT
