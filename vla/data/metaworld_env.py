@@ -32,7 +32,7 @@ FREE_CAMERAS = {
 
 # LeRobot's MetaWorld env (what `lerobot-eval --env.type=metaworld` shows a policy) moves corner2 here, turns
 # its image by 180 degrees and renders at MuJoCo's default quality. Our corner2 does the same, so a corpus
-# rendered from it is, pixel for pixel, what lerobot-eval shows (tests/data/test_metaworld_env.py).
+# rendered from it is, pixel for pixel, what lerobot-eval shows (tests/data/test_sim.py).
 LEROBOT_CAMERA = "corner2"
 LEROBOT_CAMERA_POS = (0.75, 0.075, 0.7)
 
