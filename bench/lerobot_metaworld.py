@@ -25,46 +25,41 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-ROOT = Path("data/lerobot_metaworld")
-OUT = Path("outputs/lerobot_metaworld")
 TASK = "button-press-topdown-v3"  # configs/experiment/lerobot_metaworld.yaml's task
 
 
-COLLECT = False  # --collect: run nothing, only gather
-
-
-def sh(cmd: list[str]) -> None:
-    if COLLECT:
-        raise SystemExit(f"lerobot_metaworld --collect: the output of `{' '.join(cmd[:2])}` is missing; "
+def sh(cmd: list[str], collect: bool) -> None:
+    """Run a step whose output is missing (--collect: say so instead)."""
+    if collect:
+        raise SystemExit(f"lerobot_metaworld --collect: the output of `{Path(cmd[0]).name} {cmd[1]}` is missing; "
                          "run without --collect")
+    from vla.core.command import console_script
+
+    cmd = [console_script(cmd[0]), *cmd[1:]]
     print("$", " ".join(cmd), flush=True)
     if subprocess.call(cmd) != 0:
         raise SystemExit(f"lerobot_metaworld: `{cmd[0]}` failed; re-run to continue (done steps are kept)")
 
 
-def train(name: str, steps: int, extra: list[str]) -> Path:
-    model = OUT / name / "checkpoints" / "last" / "pretrained_model"
+def train(root: Path, out: Path, steps: int, extra: list[str], collect: bool) -> Path:
+    model = out / "checkpoints" / "last" / "pretrained_model"
     if not model.is_dir():
-        sh([bin_("lerobot-train"), "--policy.type=vla_latent", "--dataset.repo_id=local/metaworld_sim",
-            f"--dataset.root={ROOT / 'sim' / 'teleop'}", "--policy.device=cpu", "--policy.push_to_hub=false",
-            "--wandb.enable=false", f"--output_dir={OUT / name}", f"--steps={steps}", "--batch_size=8",
-            f"--save_freq={steps}", "--num_workers=2", "--seed=0", "--log_freq=100", *extra])
+        sh(["lerobot-train", "--policy.type=vla_latent", "--dataset.repo_id=local/metaworld_sim",
+            f"--dataset.root={root / 'sim' / 'teleop'}", "--policy.device=cpu", "--policy.push_to_hub=false",
+            "--wandb.enable=false", f"--output_dir={out}", f"--steps={steps}", "--batch_size=8",
+            f"--save_freq={steps}", "--num_workers=2", "--seed=0", "--log_freq=100", *extra], collect)
     return model
 
 
-def evaluate(name: str, model: Path, episodes: int) -> dict:
-    info = OUT / f"eval_{name}" / "eval_info.json"
+def evaluate(model: Path, out: Path, episodes: int, collect: bool) -> dict:
+    info = out / "eval_info.json"
     if not info.is_file():
-        sh([bin_("lerobot-eval"), f"--policy.path={model}", "--env.type=metaworld", f"--env.task={TASK}",
-            f"--eval.n_episodes={episodes}", "--eval.batch_size=1", "--policy.device=cpu",
-            f"--output_dir={info.parent}"])
+        sh(["lerobot-eval", f"--policy.path={model}", "--env.type=metaworld", f"--env.task={TASK}",
+            f"--eval.n_episodes={episodes}", "--eval.batch_size=1", "--policy.device=cpu", f"--output_dir={out}"],
+           collect)
     overall = json.loads(info.read_text())["overall"]
     n = int(overall["n_episodes"])
     return {"successes": round(overall["pc_success"] * n / 100), "n": n, "eval_ep_s": overall["eval_ep_s"]}
-
-
-def bin_(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
 
 
 def plot(record: dict, path: Path) -> None:
@@ -88,28 +83,29 @@ def plot(record: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4 demos, 200 steps, 2 episodes each (smoke test, ~15 min; numbers mean nothing)")
+    parser.add_argument("--quick", action="store_true",
+                        help="4 demos, 200 steps, 2 episodes each (smoke test, ~15 min; numbers mean nothing)")
     parser.add_argument("--collect", action="store_true", help="only gather the finished runs' results")
     args = parser.parse_args()
-    global ROOT, OUT, COLLECT
-    COLLECT = args.collect
-    if args.quick:
-        ROOT, OUT = Path("outputs/bench/lerobot_metaworld_quick/data"), Path("outputs/bench/lerobot_metaworld_quick")
+    root, out = ((Path("outputs/bench/lerobot_metaworld_quick/data"), Path("outputs/bench/lerobot_metaworld_quick"))
+                 if args.quick else (Path("data/lerobot_metaworld"), Path("outputs/lerobot_metaworld")))
     demos, steps, episodes = (4, 200, 2) if args.quick else (20, 2000, 10)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
-    if not args.collect:
-        sh([bin_("vla-data"), "sim", "experiment=lerobot_metaworld", f"paths.root={ROOT}",
-            f"data.sim.teleop_episodes_per_task={demos}"])
-    trained = train("trained", steps, [])
+    if not args.collect:  # renders only the demos that are missing
+        sh(["vla-data", "sim", "experiment=lerobot_metaworld", f"paths.root={root}",
+            f"data.sim.teleop_episodes_per_task={demos}"], collect=False)
+    trained = train(root, out / "trained", steps, [], args.collect)
     # the control: one step at a learning rate of ~0 (LeRobot's scheduler divides by the peak lr, so not 0)
-    untrained = train("untrained", 1, ["--policy.optimizer_lr=1e-12", "--policy.scheduler_decay_lr=1e-13"])
+    untrained = train(root, out / "untrained", 1, ["--policy.optimizer_lr=1e-12", "--policy.scheduler_decay_lr=1e-13"],
+                      args.collect)
     from vla.eval.sim_eval import wilson_interval
 
     policies = {}
     for name, model in (("trained", trained), ("untrained", untrained)):
-        r = evaluate(name, model, episodes)
-        policies[name] = {**r, "success": r["successes"] / r["n"], "ci95": list(wilson_interval(r["successes"], r["n"]))}
+        r = evaluate(model, out / f"eval_{name}", episodes, args.collect)
+        policies[name] = {**r, "success": r["successes"] / r["n"],
+                          "ci95": list(wilson_interval(r["successes"], r["n"]))}
     record = {"task": TASK, "demos": demos, "train_steps": steps, "policies": policies, "quick": args.quick,
               "minutes": None if args.collect else (time.perf_counter() - t0) / 60, "date": time.strftime("%Y-%m-%d"),
               "goals": [{"name": "lerobot-eval success: trained - untrained control (lower 95% bound of trained "

@@ -1,12 +1,13 @@
 """The study: does pretraining on action-free video pay off? `vla-experiment experiment=study`, collected.
 
 Runs (or, with --collect, only gathers) the study preset: four arms (none, latent, latent_labels, idm) and
-the shuffled-codes control (latent_shuffled) x demos per task x 3 finetuning seeds, evaluated on seeds 900000+. The experiment is resumable: a second
-run reuses every finished arm. Writes bench/results/study.json — the flat rows {arm, demos_per_task, seed,
-task, successes, n} from which every statistic can be recomputed, each LAM's probe, and per arm and demo
-count the pooled success (Wilson 95% CI), the paired difference to `none` (bootstrap over seeds and
-episodes), the paired difference to the control (arms_vs_control) and the demos needed to reach 50% — and
-study.png (success vs demos per task, per arm).
+the shuffled-codes control (latent_shuffled) x demos per task x 3 finetuning seeds, evaluated on seeds
+900000+. The experiment is resumable: a second run reuses every finished arm. Writes
+bench/results/study.json — the flat rows {arm, demos_per_task, seed, task, successes, n} from which every
+statistic can be recomputed, each LAM's probe, and per arm and demo count the pooled success (Wilson 95%
+CI), the paired difference to `none` (bootstrap over seeds and episodes), the paired difference to the
+control (arms_vs_control) and the demos needed to reach 50% — and study.png (success vs demos per task,
+per arm).
 
 Goals (issue 16): at the smallest demo count the LAM arm beats `none` by >= +0.15 with the paired 95% CI
 above 0; LAM needs >= 3x fewer demos than `none` to reach 50% success.
