@@ -106,14 +106,15 @@ class MetaWorldTask:
             raise ValueError(f"MetaWorld has no camera {camera!r}; its cameras: {cameras}, "
                              f"and ours: {sorted(FREE_CAMERAS)}")
         self._camera = self._free_camera(FREE_CAMERAS[camera]) if camera in FREE_CAMERAS else camera
+        lerobot_view = camera == LEROBOT_CAMERA  # rendered as LeRobot renders it, at MuJoCo's default quality
         # MetaWorld's fixed cameras render upside down (flip rows); LeRobot's corner2 is turned by 180 degrees
-        self._flip_axes = (0, 1) if camera == LEROBOT_CAMERA else (0,) if camera not in FREE_CAMERAS else ()
-        if camera == LEROBOT_CAMERA:
+        self._flip_axes = (0, 1) if lerobot_view else (0,) if camera not in FREE_CAMERAS else ()
+        if lerobot_view:
             model.cam_pos[model.camera(camera).id] = LEROBOT_CAMERA_POS
         else:
             model.vis.quality.offsamples = 0  # MSAA off: several times faster software rendering
         self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
-        if camera != LEROBOT_CAMERA:  # ~8x faster at 480 px; LeRobot's view keeps MuJoCo's defaults to match it
+        if not lerobot_view:  # with MSAA off, ~8x faster at 480 px
             for flag in ("mjRND_SHADOW", "mjRND_REFLECTION", "mjRND_SKYBOX", "mjRND_FOG", "mjRND_HAZE"):
                 self._renderer.scene.flags[getattr(mujoco.mjtRndFlag, flag)] = 0
         self._expert = make_expert(task)

@@ -135,8 +135,8 @@ def _labelled_lam(cfg: DictConfig, out: Path, fingerprint: str) -> str:
 def shuffle_codes(store_url: str, source: str, name: str, seed: int) -> str:
     """The latent_shuffled control's labels: the pure LAM's codes permuted across every frame of the corpus
     (seeded), written beside them as `name`. The same codes, as often, with nothing to do with the frame they
-    label: stage 2 on them is pretraining on the same targets minus what they say about the video. Rewritten
-    on every run (a few small arrays), so they always follow the LAM's current codes."""
+    label: stage 2 on them is pretraining on the same targets minus what they say about the video. Written
+    whenever that stage 2 runs, from the LAM's codes of the time (the same seed gives the same permutation)."""
     import numpy as np
 
     from vla.data.store import FrameStore
@@ -156,10 +156,10 @@ def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Pat
     from vla.pipeline.stages import run_pretrain
 
     run_dir = out / f"pretrain_{arm}"
-    labels = (_labelled_lam(cfg, out, fingerprint) if arm == "latent_labels"
-              else shuffle_codes(cfg.paths.frames, TARGET_ARRAY["latent"], SHUFFLED_LAM_ARRAY, cfg.seed)
-              if arm == "latent_shuffled" else None)
+    labels = _labelled_lam(cfg, out, fingerprint) if arm == "latent_labels" else None
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
+        if arm == "latent_shuffled":  # only this stage 2 reads them
+            labels = shuffle_codes(cfg.paths.frames, TARGET_ARRAY["latent"], SHUFFLED_LAM_ARRAY, cfg.seed)
         fresh = (run_dir / STAMP).is_file()  # a finished run under another config: start over
         sub = cfg.copy()
         OmegaConf.update(sub, "pretrain.target", ARM_TARGET[arm])
