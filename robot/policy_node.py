@@ -161,11 +161,6 @@ class PolicyNode(Node):
                 self.image_seq += 1
                 self.wake.notify()
 
-    @property
-    def image_stamp(self) -> float | None:
-        """The oldest of the cameras' latest images (None until every camera has sent one)."""
-        return None if any(s is None for s in self.image_stamps) else min(self.image_stamps)
-
     def _on_joints(self, msg: JointState) -> None:
         try:
             state = joint_state_to_numpy(msg, self.p["state_dim"], self.p["joint_names"] or None)
