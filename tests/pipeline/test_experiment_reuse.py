@@ -4,7 +4,7 @@ import json
 
 from omegaconf import OmegaConf
 
-from vla.pipeline.experiment import _done, _stamp, arm_fingerprint
+from vla.pipeline.experiment import _done, _stamp, arm_fingerprint, pretrain_fingerprint
 
 
 def test_fingerprint_ignores_the_sweep_but_not_the_training():
@@ -14,6 +14,22 @@ def test_fingerprint_ignores_the_sweep_but_not_the_training():
     assert arm_fingerprint(cfg) == base
     cfg.finetune.train.steps = 20
     assert arm_fingerprint(cfg) != base
+
+
+def test_stage_two_is_reused_when_only_finetuning_changes():
+    """The labelled LAM and stage 2 do not read how stage 3 trains (LoRA or every weight, its steps) or what
+    evaluation runs, so changing those redoes the finetuning runs only; a stage-2 setting redoes both."""
+    cfg = OmegaConf.create({"seed": 0, "policy": {"full_finetune": False, "lora_r": 16, "pool": "mean"},
+                            "pretrain": {"train": {"steps": 300}}, "finetune": {"train": {"steps": 10}},
+                            "eval": {"n_episodes": 20}})
+    base, arm = pretrain_fingerprint(cfg), arm_fingerprint(cfg)
+    cfg.policy.full_finetune, cfg.policy.lora_r, cfg.finetune.train.steps, cfg.eval.n_episodes = True, 8, 20, 5
+    assert pretrain_fingerprint(cfg) == base and arm_fingerprint(cfg) != arm
+    cfg.policy.pool = "attention"
+    assert pretrain_fingerprint(cfg) != base
+    cfg.policy.pool, cfg.policy.full_finetune = "mean", False
+    cfg.pretrain.train.steps = 600
+    assert pretrain_fingerprint(cfg) != base
 
 
 def test_a_finished_arm_is_reused_only_under_its_own_config(tmp_path):

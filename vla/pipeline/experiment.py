@@ -39,6 +39,9 @@ def eval_config(cfg: DictConfig) -> EvalConfig:
 
 STAMP = "arm_config.json"  # in each run dir: the fingerprint of the config it finished under
 ARM_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain", "finetune", "eval"]  # what an arm's result depends on
+PRETRAIN_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain"]  # what a LAM or stage-2 run depends on
+# Policy fields only stage 3 reads (vla/policy/modeling.py apply_lora): changing how arms finetune reuses stage 2.
+FINETUNE_ONLY_POLICY_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune")
 
 
 def config_fingerprint(cfg: DictConfig, keys: list[str] | None = None) -> str:
@@ -53,6 +56,14 @@ def config_fingerprint(cfg: DictConfig, keys: list[str] | None = None) -> str:
 def arm_fingerprint(cfg: DictConfig) -> str:
     """Fingerprint of what an arm's result depends on (not the list of arms or sweep points)."""
     return config_fingerprint(cfg, ARM_KEYS)
+
+
+def pretrain_fingerprint(cfg: DictConfig) -> str:
+    """Fingerprint of what the labelled LAM and stage 2 depend on: not finetuning, evaluation, or LoRA."""
+    part = OmegaConf.to_container(cfg, resolve=True)
+    for key in FINETUNE_ONLY_POLICY_KEYS:
+        part.get("policy", {}).pop(key, None)
+    return config_fingerprint(OmegaConf.create(part), PRETRAIN_KEYS)
 
 
 def _done(run_dir: Path, done_file: Path, fingerprint: str) -> bool:
@@ -251,8 +262,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     unknown = [a for a in arms if a not in ARM_TARGET]
     if unknown:
         raise ValueError(f"comparison.arms: unknown {unknown}; choose from {sorted(ARM_TARGET)}")
+    pretrained = {arm: _pretrain_arm(cfg, arm, out, pretrain_fingerprint(cfg)) for arm in arms if ARM_TARGET[arm]}
     fingerprint = arm_fingerprint(cfg)
-    pretrained = {arm: _pretrain_arm(cfg, arm, out, fingerprint) for arm in arms if ARM_TARGET[arm]}
     ecfg = eval_config(cfg)
     # comparison.seeds: finetuning seeds, each arm trained once per seed (pretraining is shared); null = cfg.seed
     seeds = list(cfg.comparison.get("seeds") or [None])
