@@ -30,6 +30,24 @@ def test_config_refuses_features_without_state():
         cfg.validate_features()
 
 
+def test_every_policy_field_is_a_lerobot_option_that_reaches_the_network():
+    """lerobot-train --policy.<field>: a PolicyConfig field set on the LeRobot config is the network's; its
+    normalisation mode is the one LeRobot's processors apply to state and action; the sizes are the dataset's."""
+    from lerobot.configs import NormalizationMode
+
+    cfg = make_policy_config("vla_latent", device="cpu", pool="attention", random_shift=2, normalization="min_max")
+    cfg.input_features = {"observation.images.top": PolicyFeature(FeatureType.VISUAL, (3, 48, 64)),
+                          OBS_STATE: PolicyFeature(FeatureType.STATE, (6,))}
+    cfg.output_features = {ACTION: PolicyFeature(FeatureType.ACTION, (7,))}
+    net = cfg.policy_config()
+    assert (net.pool, net.random_shift, net.state_dim, net.action_dim) == ("attention", 2, 6, 7)
+    assert net.image_keys == ["observation.images.top"]
+    assert cfg.normalization_mapping["STATE"] is NormalizationMode.MIN_MAX
+    assert cfg.normalization_mapping["VISUAL"] is NormalizationMode.IDENTITY
+    with pytest.raises(ValueError, match="pool"):
+        make_policy_config("vla_latent", device="cpu", pool="max")  # PolicyConfig's own validation
+
+
 def test_config_refuses_more_action_steps_than_chunk():
     with pytest.raises(ValueError, match="n_action_steps"):
         make_policy_config("vla_latent", chunk_size=2, n_action_steps=3)

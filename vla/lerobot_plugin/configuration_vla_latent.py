@@ -1,11 +1,14 @@
 """LeRobot config for our VLA policy, registered as policy type `vla_latent`.
 
+One config: `VLALatentConfig` is LeRobot's PreTrainedConfig *and* our PolicyConfig, so every policy field and
+default (backbone, image size, chunk, pooling, LoRA, augmentation) is the one in vla/policy/configuration.py,
+settable as `lerobot-train --policy.<field>=...`. The sizes and cameras come from the dataset's features.
 LeRobot resolves the rest by naming convention (see lerobot/policies/factory.py):
 `VLALatentConfig` in `configuration_vla_latent` -> `VLALatentPolicy` in `modeling_vla_latent`
 and `make_vla_latent_pre_post_processors` in `processor_vla_latent`.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from lerobot.configs import FeatureType, NormalizationMode, PreTrainedConfig
 from lerobot.optim import AdamWConfig, CosineDecayWithWarmupSchedulerConfig
@@ -14,34 +17,26 @@ from lerobot.utils.constants import ACTION, OBS_STATE
 from vla.policy.configuration import PolicyConfig
 
 POLICY_TYPE = "vla_latent"
+# PolicyConfig's normalisation modes as LeRobot's: its processors normalise state and action, not the network.
+NORMALIZATION_MODES = {"mean_std": NormalizationMode.MEAN_STD, "min_max": NormalizationMode.MIN_MAX}
 
 
 @PreTrainedConfig.register_subclass(POLICY_TYPE)
 @dataclass
-class VLALatentConfig(PreTrainedConfig):
-    # Action chunking: the network predicts `chunk_size` future actions; `n_action_steps` of them are executed.
-    chunk_size: int = 4
+class VLALatentConfig(PreTrainedConfig, PolicyConfig):
+    # Action chunking: the network predicts `chunk_size` future actions (PolicyConfig); `n_action_steps` of them
+    # are executed.
     n_action_steps: int = 4
 
     # Images are left un-normalised by the processor: the network resizes them and applies its own image
-    # normalisation, so the same weights see the same pixels under lerobot-eval and under our runtime.
-    normalization_mapping: dict[str, NormalizationMode] = field(
-        default_factory=lambda: {
-            "VISUAL": NormalizationMode.IDENTITY,
-            "STATE": NormalizationMode.MEAN_STD,
-            "ACTION": NormalizationMode.MEAN_STD,
-        }
-    )
+    # normalisation, so the same weights see the same pixels under lerobot-eval and under our runtime. State and
+    # action follow PolicyConfig.normalization (set in __post_init__).
+    normalization_mapping: dict[str, NormalizationMode] = field(default_factory=dict)
 
-    # The wrapped VLAPolicy (vla.policy.PolicyConfig). `init_from` starts from one of our checkpoints
-    # (vla-pretrain / vla-finetune output); otherwise `backbone` (a local dir, a hub id, or "tiny" for a
-    # random-initialised tiny SmolVLM whose tokenizer is built from the dataset's task strings).
+    # `init_from` starts from one of our checkpoints (vla-pretrain / vla-finetune output); otherwise `backbone`
+    # (a local dir, a hub id, or "tiny" for a random-initialised tiny SmolVLM whose tokenizer is built from
+    # the dataset's task strings).
     init_from: str = ""
-    backbone: str = "tiny"
-    image_size: int = 64  # every camera image is resized to image_size x image_size inside the policy
-    head_hidden: int = 256
-    full_finetune: bool = False  # False: LoRA on the backbone (peft), backbone weights frozen
-    lora_r: int = PolicyConfig.lora_r  # one default for both faces of the policy
 
     # Training presets (used when lerobot-train runs with --use_policy_training_preset=true, the default).
     optimizer_lr: float = 3e-4
@@ -52,15 +47,24 @@ class VLALatentConfig(PreTrainedConfig):
     scheduler_decay_lr: float = 3e-5
 
     def __post_init__(self):
-        super().__post_init__()
-        if self.chunk_size < 1:
-            raise ValueError(f"vla_latent: chunk_size must be >= 1, got {self.chunk_size}")
+        PreTrainedConfig.__post_init__(self)
+        PolicyConfig.__post_init__(self)
+        self.normalization_mapping = {"VISUAL": NormalizationMode.IDENTITY,
+                                      "STATE": NORMALIZATION_MODES[self.normalization],
+                                      "ACTION": NORMALIZATION_MODES[self.normalization]}
         if not 1 <= self.n_action_steps <= self.chunk_size:
             raise ValueError(
                 f"vla_latent: n_action_steps must be in [1, chunk_size={self.chunk_size}], got {self.n_action_steps}"
             )
         if self.n_obs_steps != 1:
             raise ValueError(f"vla_latent: only n_obs_steps=1 is supported, got {self.n_obs_steps}")
+
+    def policy_config(self) -> PolicyConfig:
+        """The network's PolicyConfig: these fields, with the sizes and cameras of the dataset's features."""
+        shared = {f.name: getattr(self, f.name) for f in fields(PolicyConfig)}
+        return PolicyConfig(**{**shared, "action_dim": self.output_features[ACTION].shape[0],
+                               "state_dim": self.input_features[OBS_STATE].shape[0],
+                               "image_keys": list(self.image_features)})
 
     def validate_features(self) -> None:
         if not self.image_features:

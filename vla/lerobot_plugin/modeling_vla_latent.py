@@ -33,16 +33,8 @@ def identity_stats(dim: int) -> dict[str, list[float]]:
     return {"mean": [0.0] * dim, "std": [1.0] * dim, "min": [-1.0] * dim, "max": [1.0] * dim}
 
 
-def _policy_config(config: VLALatentConfig) -> PolicyConfig:
-    return PolicyConfig(backbone=config.backbone, image_size=config.image_size, chunk_size=config.chunk_size,
-                        action_dim=config.output_features[ACTION].shape[0],
-                        state_dim=config.input_features[OBS_STATE].shape[0], image_keys=list(config.image_features),
-                        head_hidden=config.head_hidden,
-                        full_finetune=config.full_finetune, lora_r=config.lora_r)
-
-
 def _fresh_network(config: VLALatentConfig, tasks: list[str]) -> VLAPolicy:
-    pcfg = _policy_config(config)
+    pcfg = config.policy_config()
     if config.init_from:
         net = VLAPolicy.from_pretrained(config.init_from)
         saved = net.config
