@@ -61,11 +61,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the tiny preset, 2 seeds (smoke test; numbers mean nothing)")
     parser.add_argument("--collect", action="store_true", help="only gather the finished experiment's results")
+    parser.add_argument("--preset", default="study",
+                        help="the experiment preset (study_midrange: three tasks with a mid-range floor); "
+                             "results go to bench/results/<preset>.json and .png")
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for vla-experiment (after --)")
     args = parser.parse_args()
     preset = ["experiment=demo_tiny", "paths.root=outputs/bench/study_quick", "comparison.demos=[1,2]",
               "comparison.seeds=[0,1]", "comparison.arms=[none,latent,latent_labels,idm]"] if args.quick \
-        else ["experiment=study"]
+        else [f"experiment={args.preset}"]
     overrides = preset + args.overrides
     from vla.core.config import load_config
 
@@ -89,10 +92,11 @@ def main() -> int:
               "arms_vs_control": vs_control(results["rows"]),
               "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "study.json").write_text(json.dumps(record, indent=2))
-    shutil.copyfile(out / "results.png", RESULTS / "study.png")
+    name = "study" if args.quick else args.preset
+    (RESULTS / f"{name}.json").write_text(json.dumps(record, indent=2))
+    shutil.copyfile(out / "results.png", RESULTS / f"{name}.png")
     print((out / "results.md").read_text())
-    print(f"wrote {RESULTS / 'study.json'} and study.png")
+    print(f"wrote {RESULTS / name}.json and {name}.png")
     return 0
 
 
