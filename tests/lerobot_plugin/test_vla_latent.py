@@ -139,6 +139,39 @@ def test_checkpoint_holds_a_vla_policy_checkpoint_with_the_same_network(lerobot_
     assert torch.equal(net.predict_action_chunk(inputs), policy.predict_action_chunk(batch))
 
 
+def test_our_runtime_runs_a_lerobot_train_checkpoint_as_lerobot_does(lerobot_checkpoint, tiny_dataset):
+    """PolicyRunner (the ROS node's and vla-eval's) on a lerobot-train checkpoint: the chunk LeRobot's own
+    path gives (its saved processors around the policy), in robot units, from a plain observation."""
+    import numpy as np
+
+    from vla.runtime import PolicyRunner
+
+    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    pre, post = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
+    obs, ds = _first_batch(tiny_dataset, policy.config)
+    expected = post(policy.predict_action_chunk(pre(obs)))[0].numpy()
+
+    runner = PolicyRunner(lerobot_checkpoint, device="cpu")
+    image = (obs["observation.image"].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # as a camera gives it
+    got = runner.predict_chunk({"observation.image": image, "observation.state": obs[OBS_STATE].numpy(),
+                                "task": obs["task"]})
+    assert (runner.state_dim, runner.action_dim, runner.image_keys) == (4, 4, ["observation.image"])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    # robot units: the saved action stats were applied (identity stats would leave it normalised)
+    identity = policy.predict_action_chunk(pre(obs))[0].numpy()
+    assert not np.allclose(got, identity, atol=1e-3)
+
+
+def test_vla_eval_evaluates_a_lerobot_train_checkpoint(lerobot_checkpoint, tmp_path):
+    from vla.eval.sim_eval import EvalConfig, evaluate_checkpoint
+
+    cfg = EvalConfig(tasks=[TASK], n_episodes=1, max_steps=5, n_videos=0, device="cpu")
+    info = evaluate_checkpoint(lerobot_checkpoint, cfg, tmp_path / "eval")
+    assert info["overall"]["n"] == 1 and len(info["tasks"][TASK]["episodes"]) == 1
+    again = evaluate_checkpoint(lerobot_checkpoint, cfg, tmp_path / "again")  # the same model: the same identity
+    assert len(info["checkpoint_hash"]) == 16 and again["checkpoint_hash"] == info["checkpoint_hash"]
+
+
 def test_reload_refuses_a_directory_without_the_vla_checkpoint(lerobot_checkpoint, tmp_path):
     import shutil
 

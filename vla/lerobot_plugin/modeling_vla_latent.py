@@ -154,3 +154,46 @@ class VLALatentPolicy(PreTrainedPolicy):
             chunk = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
             self._action_queue.extend(chunk.transpose(0, 1))  # queue of (B, action_dim)
         return self._action_queue.pop()
+
+
+def is_lerobot_checkpoint(path: str | Path) -> bool:
+    """A `lerobot-train` checkpoint of this policy type (its pretrained_model directory)."""
+    import json
+
+    config = Path(path) / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("type") == VLALatentConfig.get_choice_name(
+        VLALatentConfig)
+
+
+def lerobot_checkpoint_hash(path: str | Path) -> str:
+    """Identity of a lerobot-train checkpoint: every file in it (config, weights, processors and their stats)."""
+    import hashlib
+
+    from vla.core.checkpoint import file_sha256
+
+    h = hashlib.sha256()
+    for file in sorted(p for p in Path(path).iterdir() if p.is_file()):
+        h.update(f"{file.name}:{file_sha256(file)}".encode())
+    return h.hexdigest()[:16]
+
+
+class LeRobotNormalization:
+    """State in, action chunk out through the processors a lerobot-train checkpoint saved: LeRobot's own
+    normalisation with the dataset's stats, for a runtime that drives the checkpoint's network directly."""
+
+    def __init__(self, checkpoint: str | Path, config: VLALatentConfig):
+        from lerobot.policies.factory import make_pre_post_processors
+
+        self.pre, self.post = make_pre_post_processors(config, pretrained_path=str(checkpoint))
+
+    def state(self, state: Tensor) -> Tensor:
+        return self.pre({OBS_STATE: state})[OBS_STATE]
+
+    def action(self, chunk: Tensor) -> Tensor:
+        return self.post(chunk)
+
+
+def load_lerobot_checkpoint(checkpoint: str | Path) -> tuple[VLAPolicy, LeRobotNormalization]:
+    """The network of a lerobot-train checkpoint (identity stats inside) and LeRobot's normalisation around it."""
+    policy = VLALatentPolicy.from_pretrained(checkpoint)
+    return policy.model, LeRobotNormalization(checkpoint, policy.config)

@@ -1,6 +1,7 @@
 """PolicyRunner: observation dict -> action chunk, for the ROS node, the sim evaluator and benchmarks.
 
-Loads a VLAPolicy checkpoint once, picks cuda when present, optionally runs under bf16/fp16 autocast
+Loads a VLAPolicy checkpoint (vla-finetune's) or a `lerobot-train --policy.type=vla_latent` checkpoint (the
+same network, normalised by the processors LeRobot saved with it) once, picks cuda when present, optionally runs under bf16/fp16 autocast
 and torch.compile (both off on CPU by default), and keeps an action queue so `select_action` needs
 one inference per chunk. No ROS import here: `robot/policy_node.py` wraps this class.
 """
@@ -39,13 +40,22 @@ class ChunkPolicy(Protocol):
     def reset(self) -> None: ...
 
 
+def load_policy(checkpoint: str | Path):
+    """(VLAPolicy, None) for our checkpoints; for a lerobot-train one its network and LeRobot's normalisation."""
+    from vla.lerobot_plugin.modeling_vla_latent import is_lerobot_checkpoint, load_lerobot_checkpoint
+    from vla.policy.modeling import VLAPolicy
+
+    if is_lerobot_checkpoint(checkpoint):
+        return load_lerobot_checkpoint(checkpoint)
+    return VLAPolicy.from_pretrained(checkpoint), None
+
+
 class PolicyRunner:
     def __init__(self, checkpoint: str | Path, device: str = "auto", dtype: str | None = None,
                  compile: bool = False, temporal_ensemble: bool = False, ensemble_coeff: float = 0.01):
-        from vla.policy.modeling import VLAPolicy
-
         self.device = resolve_device(device)
-        self.policy = VLAPolicy.from_pretrained(checkpoint).to(self.device).eval()
+        policy, self.normalization = load_policy(checkpoint)
+        self.policy = policy.to(self.device).eval()
         if dtype not in DTYPES:
             raise ValueError(f"PolicyRunner dtype must be one of {sorted(k for k in DTYPES if k)} or None, got {dtype!r}")
         self.autocast_dtype = DTYPES[dtype]
@@ -95,9 +105,13 @@ class PolicyRunner:
         """(chunk_size, action_dim) float32 actions in robot units for one observation."""
         batch = self._batch(obs)
         t0 = time.perf_counter()
+        if self.normalization is not None:
+            batch["state"] = self.normalization.state(torch.as_tensor(batch["state"]))
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
-            chunk = self.policy.predict_action_chunk(batch)[0]
-        out = chunk.float().cpu().numpy().astype(np.float32)
+            chunk = self.policy.predict_action_chunk(batch)
+        if self.normalization is not None:
+            chunk = self.normalization.action(chunk.float())
+        out = chunk[0].float().cpu().numpy().astype(np.float32)
         self.last_latency_s = time.perf_counter() - t0
         return out
 
