@@ -21,7 +21,7 @@ from vla.policy.configuration import PolicyConfig
 from vla.policy.modeling import VLAPolicy
 from vla.runtime.action_queue import ActionQueue
 
-from .configuration_vla_latent import VLALatentConfig
+from .configuration_vla_latent import POLICY_TYPE, VLALatentConfig
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +161,7 @@ def is_lerobot_checkpoint(path: str | Path) -> bool:
     import json
 
     config = Path(path) / "config.json"
-    return config.is_file() and json.loads(config.read_text()).get("type") == VLALatentConfig.get_choice_name(
-        VLALatentConfig)
+    return config.is_file() and json.loads(config.read_text()).get("type") == POLICY_TYPE
 
 
 def lerobot_checkpoint_hash(path: str | Path) -> str:

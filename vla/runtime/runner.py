@@ -1,9 +1,9 @@
 """PolicyRunner: observation dict -> action chunk, for the ROS node, the sim evaluator and benchmarks.
 
 Loads a VLAPolicy checkpoint (vla-finetune's) or a `lerobot-train --policy.type=vla_latent` checkpoint (the
-same network, normalised by the processors LeRobot saved with it) once, picks cuda when present, optionally runs under bf16/fp16 autocast
-and torch.compile (both off on CPU by default), and keeps an action queue so `select_action` needs
-one inference per chunk. No ROS import here: `robot/policy_node.py` wraps this class.
+same network, normalised by the processors LeRobot saved with it) once, picks cuda when present, optionally
+runs under bf16/fp16 autocast and torch.compile (both off on CPU by default), and keeps an action queue so
+`select_action` needs one inference per chunk. No ROS import here: `robot/policy_node.py` wraps this class.
 """
 
 from __future__ import annotations
