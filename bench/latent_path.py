@@ -31,7 +31,7 @@ SHARED = ("lam_latent_labels", "pretrain_latent", "pretrain_latent_labels")  # w
 
 
 def seed_from_study(study_out: Path, out: Path, fingerprint: str) -> None:
-    """Copy the study's LAM and stage-2 checkpoints and stamp them with this config's fingerprint, so that
+    """Copy the study's LAM and stage-2 checkpoints and stamp them with this config's stage-2 fingerprint, so that
     vla-experiment reuses them instead of training them again (they do not depend on the flag)."""
     from vla.pipeline.experiment import STAMP
 
@@ -98,7 +98,7 @@ def main() -> int:
         print("latent_path: no quick mode (it reuses the study's checkpoints); skipped")
         return 0
     from vla.core.config import load_config
-    from vla.pipeline.experiment import arm_fingerprint
+    from vla.pipeline.experiment import pretrain_fingerprint
 
     study_out = Path(load_config(["experiment=study"]).comparison.out)
     out = study_out.parent / "experiment_reads_head"
@@ -106,7 +106,7 @@ def main() -> int:
                  f"comparison.arms=[{','.join(ARMS)}]"]
     t0 = time.perf_counter()
     if not args.collect:
-        seed_from_study(study_out, out, arm_fingerprint(load_config(overrides)))
+        seed_from_study(study_out, out, pretrain_fingerprint(load_config(overrides)))
         from vla.core.command import console_script
 
         rc = subprocess.call([console_script("vla-experiment"), *overrides])
