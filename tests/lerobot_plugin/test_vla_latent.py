@@ -46,6 +46,8 @@ def test_every_policy_field_is_a_lerobot_option_that_reaches_the_network():
     assert cfg.normalization_mapping["VISUAL"] is NormalizationMode.IDENTITY
     with pytest.raises(ValueError, match="pool"):
         make_policy_config("vla_latent", device="cpu", pool="max")  # PolicyConfig's own validation
+    with pytest.raises(ValueError, match="normalization=.mean_std"):  # one knob, not two that disagree
+        make_policy_config("vla_latent", device="cpu", normalization_mapping={"STATE": NormalizationMode.MIN_MAX})
 
 
 def test_config_refuses_more_action_steps_than_chunk():

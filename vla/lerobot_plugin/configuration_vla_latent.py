@@ -49,9 +49,15 @@ class VLALatentConfig(PreTrainedConfig, PolicyConfig):
     def __post_init__(self):
         PreTrainedConfig.__post_init__(self)
         PolicyConfig.__post_init__(self)
-        self.normalization_mapping = {"VISUAL": NormalizationMode.IDENTITY,
-                                      "STATE": NORMALIZATION_MODES[self.normalization],
-                                      "ACTION": NORMALIZATION_MODES[self.normalization]}
+        mode = NORMALIZATION_MODES[self.normalization]
+        mapping = {"VISUAL": NormalizationMode.IDENTITY, "STATE": mode, "ACTION": mode}
+        given = {k: NormalizationMode(v) for k, v in (self.normalization_mapping or {}).items()}
+        if given and given != mapping:  # a saved config carries the mapping its `normalization` made
+            shown = {k: v.value for k, v in given.items()}
+            raise ValueError(f"vla_latent: normalization_mapping {shown} is not what normalization="
+                             f"{self.normalization!r} gives; set `normalization` (mean_std | min_max) alone: "
+                             "images are never normalised by the processor")
+        self.normalization_mapping = mapping
         if not 1 <= self.n_action_steps <= self.chunk_size:
             raise ValueError(
                 f"vla_latent: n_action_steps must be in [1, chunk_size={self.chunk_size}], got {self.n_action_steps}"
