@@ -1,7 +1,8 @@
 """Run every bench/*.py in turn and write bench/results/summary.md: each ratio next to its goal.
 
 Each benchmark writes bench/results/<name>.json with a "goals" list of
-{"name", "value", "goal", "op" (">=" or "<="), "unit"}; this script only collects them.
+{"name", "value", "goal", "op" (">=" or "<="), "unit"}; this script only collects them, and those of
+<name>_<preset>.json (the same benchmark on another preset, e.g. study_midrange).
 Pass --quick to run each benchmark in its short mode, or --collect to only rebuild summary.md from the
 results already in bench/results/ (the learning benchmarks, policy_floor, lam_motion and study, take an
 hour or more each on 2 cores; each JSON's own date says when it was measured).
@@ -74,6 +75,10 @@ def main() -> int:
             if rc != 0:
                 failed.append(bench.name)
         lines += goal_rows(bench.stem, keep_previous=args.collect)
+        # the same benchmark on another preset (bench/study.py --preset study_midrange -> study_midrange.json)
+        for variant in sorted(p.stem for p in RESULTS.glob(f"{bench.stem}_*.json")):
+            if variant not in {b.stem for b in benches}:
+                lines += goal_rows(variant)
     if failed:
         lines += ["", f"Failed to run: {', '.join(failed)}"]
     (RESULTS / "summary.md").write_text("\n".join(lines) + "\n")
