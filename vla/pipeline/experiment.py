@@ -44,12 +44,14 @@ PRETRAIN_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain"]  # what a L
 FINETUNE_ONLY_POLICY_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune")
 
 
-def config_fingerprint(cfg: DictConfig, keys: list[str] | None = None) -> str:
-    """Hash of the resolved config, or of its top-level `keys` only."""
+def config_fingerprint(cfg: DictConfig, keys: list[str] | None = None, drop_policy_keys: tuple[str, ...] = ()) -> str:
+    """Hash of the resolved config, or of its top-level `keys` only (less `drop_policy_keys` of its policy)."""
     import hashlib
 
     full = OmegaConf.to_container(cfg, resolve=True)
     part = full if keys is None else {k: full[k] for k in keys if k in full}
+    if "policy" in part and drop_policy_keys:
+        part["policy"] = {k: v for k, v in part["policy"].items() if k not in drop_policy_keys}
     return hashlib.sha256(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -60,10 +62,7 @@ def arm_fingerprint(cfg: DictConfig) -> str:
 
 def pretrain_fingerprint(cfg: DictConfig) -> str:
     """Fingerprint of what the labelled LAM and stage 2 depend on: not finetuning, evaluation, or LoRA."""
-    part = OmegaConf.to_container(cfg, resolve=True)
-    for key in FINETUNE_ONLY_POLICY_KEYS:
-        part.get("policy", {}).pop(key, None)
-    return config_fingerprint(OmegaConf.create(part), PRETRAIN_KEYS)
+    return config_fingerprint(cfg, PRETRAIN_KEYS, drop_policy_keys=FINETUNE_ONLY_POLICY_KEYS)
 
 
 def _done(run_dir: Path, done_file: Path, fingerprint: str) -> bool:
@@ -262,7 +261,8 @@ def run_experiment(cfg: DictConfig) -> dict:
     unknown = [a for a in arms if a not in ARM_TARGET]
     if unknown:
         raise ValueError(f"comparison.arms: unknown {unknown}; choose from {sorted(ARM_TARGET)}")
-    pretrained = {arm: _pretrain_arm(cfg, arm, out, pretrain_fingerprint(cfg)) for arm in arms if ARM_TARGET[arm]}
+    stage_two = pretrain_fingerprint(cfg)
+    pretrained = {arm: _pretrain_arm(cfg, arm, out, stage_two) for arm in arms if ARM_TARGET[arm]}
     fingerprint = arm_fingerprint(cfg)
     ecfg = eval_config(cfg)
     # comparison.seeds: finetuning seeds, each arm trained once per seed (pretraining is shared); null = cfg.seed
