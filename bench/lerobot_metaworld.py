@@ -62,25 +62,6 @@ def evaluate(model: Path, out: Path, episodes: int, collect: bool) -> dict:
     return {"successes": round(overall["pc_success"] * n / 100), "n": n, "eval_ep_s": overall["eval_ep_s"]}
 
 
-def plot(record: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(record["policies"])
-    rates = [record["policies"][k]["success"] for k in names]
-    err = [[r - record["policies"][k]["ci95"][0] for k, r in zip(names, rates)],
-           [record["policies"][k]["ci95"][1] - r for k, r in zip(names, rates)]]
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    ax.bar(names, rates, yerr=err, capsize=6, color=["tab:blue", "tab:gray"])
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel(f"lerobot-eval success ({TASK})")
-    ax.set_title("lerobot-train -> lerobot-eval, 95% CI")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
@@ -99,7 +80,7 @@ def main() -> int:
     # the control: one step at a learning rate of ~0 (LeRobot's scheduler divides by the peak lr, so not 0)
     untrained = train(root, out / "untrained", 1, ["--policy.optimizer_lr=1e-12", "--policy.scheduler_decay_lr=1e-13"],
                       args.collect)
-    from vla.eval.sim_eval import wilson_interval
+    from vla.eval.sim_eval import plot_success, wilson_interval
 
     policies = {}
     for name, model in (("trained", trained), ("untrained", untrained)):
@@ -114,7 +95,8 @@ def main() -> int:
                          "goal": 0.0, "op": ">=", "unit": ""}]}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "lerobot_metaworld.json").write_text(json.dumps(record, indent=2))
-    plot(record, RESULTS / "lerobot_metaworld.png")
+    plot_success({name: {**p, "success_rate": p["success"]} for name, p in policies.items()},
+                 RESULTS / "lerobot_metaworld.png", title=f"lerobot-eval: {TASK}")
     for name, p in policies.items():
         print(f"{name}: {p['successes']}/{p['n']} = {p['success']:.2f} (95% CI {p['ci95'][0]:.2f}-{p['ci95'][1]:.2f})")
     return 0

@@ -65,6 +65,7 @@ def main() -> int:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     benches = sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name)
+    bench_names = {b.stem for b in benches}
     mode = " (collected: nothing re-run)" if args.collect else " (quick mode)" if args.quick else ""
     lines = ["# Benchmark summary", "", f"Machine: {sys.platform}, written {time.strftime('%Y-%m-%d %H:%M')}{mode}.",
              "", "| benchmark | measure | value | goal | met | measured |", "|---|---|---|---|---|---|"]
@@ -77,7 +78,7 @@ def main() -> int:
         lines += goal_rows(bench.stem, keep_previous=args.collect)
         # the same benchmark on another preset (bench/study.py --preset study_midrange -> study_midrange.json)
         for variant in sorted(p.stem for p in RESULTS.glob(f"{bench.stem}_*.json")):
-            if variant not in {b.stem for b in benches}:
+            if variant not in bench_names:  # policy_floor.json is bench/policy_floor.py's, not bench/policy.py's
                 lines += goal_rows(variant)
     if failed:
         lines += ["", f"Failed to run: {', '.join(failed)}"]
