@@ -113,6 +113,11 @@ def main() -> int:
         if rc != 0:
             print(f"latent_path: vla-experiment failed (exit {rc}); re-run to resume", file=sys.stderr)
             return rc
+    missing = [str(d / "results.json") for d in (study_out, out) if not (d / "results.json").is_file()]
+    if missing:  # --collect before the study or this benchmark has finished
+        print(f"latent_path: {', '.join(missing)} missing: run bench/study.py, then bench/latent_path.py without "
+              "--collect", file=sys.stderr)
+        return 1
     study_rows = json.loads((study_out / "results.json").read_text())["rows"]
     reads_rows = json.loads((out / "results.json").read_text())["rows"]
     comparison = compare(study_rows, reads_rows, ARMS)

@@ -82,6 +82,10 @@ def main() -> int:
         if rc != 0:
             print(f"study: vla-experiment failed (exit {rc}); re-run to resume", file=sys.stderr)
             return rc
+    if not (out / "results.json").is_file():  # --collect before the experiment has finished
+        print(f"study: {out / 'results.json'} is missing: run bench/study.py without --collect first (it resumes "
+              "what is done)", file=sys.stderr)
+        return 1
     results = json.loads((out / "results.json").read_text())
     study = results["study"]
     record = {"rows": study["rows"], "lam": results.get("lam", {}), "arms": study["arms"],
