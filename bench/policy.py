@@ -26,17 +26,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def tiny_checkpoint(directory: Path) -> Path:
     """An untrained tiny VLAPolicy: latency does not depend on the weights' values."""
     from vla.policy.backbone import build_tiny_backbone
-    from vla.policy.configuration import PolicyConfig
-    from vla.policy.modeling import VLAPolicy
-    from vla.policy.processor import compute_stats
+    from vla.policy.configuration_vla import VLAConfig
+    from vla.policy.modeling_vla import VLAPolicy
+    from vla.policy.processor_vla import compute_stats, make_vla_latent_pre_post_processors
 
     bb = build_tiny_backbone(directory / "backbone", texts=["reach the goal position"])
-    policy = VLAPolicy.from_backbone(PolicyConfig(chunk_size=8), bb)
+    config = VLAConfig(chunk_size=8)
+    config.set_features({"observation.image": (3, 64, 64)}, state_dim=4, action_dim=4)
+    policy = VLAPolicy.from_backbone(config, bb)
     rng = np.random.default_rng(0)
-    policy.processor.stats.update(state=compute_stats(rng.normal(size=(64, 4))),
-                                  action=compute_stats(rng.normal(size=(64, 4))))
+    processors = make_vla_latent_pre_post_processors(config, {"observation.state": compute_stats(rng.normal(size=(64, 4))),
+                                                              "action": compute_stats(rng.normal(size=(64, 4)))})
     policy.apply_lora()
-    return policy.save_pretrained(directory / "model")
+    return policy.save_pretrained(directory / "model", processors=processors)
 
 
 def observation(rng, size: int) -> dict:

@@ -48,6 +48,7 @@ from robot.parameters import POLICY_PARAMETERS, declare_parameters, policy_param
 from robot.phase import PhaseLock
 from robot.safety import SafetyFilter
 from robot.signals import stop_on_signals
+from vla.core.action_queue import ActionQueue
 from vla.core.command import Command, run_main
 
 
@@ -77,9 +78,7 @@ class PolicyNode(Node):
         self.state = self.state_stamp = None
         self.image_seq = 0                           # images of the first camera: what paces inference
         self.instruction = self.p["instruction"]
-        from vla.runtime.action_queue import ActionQueue  # imported here: vla.runtime brings torch
-
-        self.queue = ActionQueue()  # the runner's and the LeRobot policy's queue
+        self.queue = ActionQueue()  # the runner's and the policy's queue
         self.wake = threading.Condition(self.lock)
         self.bad_inputs: Counter[str] = Counter()
         self.latencies: deque[float] = deque(maxlen=1000)

@@ -139,7 +139,7 @@ def bad_checkpoints(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("checkpoints")
     weights = {"w": torch.arange(64, dtype=torch.float32)}
-    made = {name: save_checkpoint(root / name, weights=weights, config={"kind": "vla_policy"})
+    made = {name: save_checkpoint(root / name, weights=weights, config={"type": "vla_latent"})
             for name in ("tampered", "truncated")}
     made["lam"] = save_checkpoint(root / "lam", weights=weights, config={"kind": "lam"})
     data = bytearray((made["tampered"] / "model.safetensors").read_bytes())
@@ -152,7 +152,7 @@ def bad_checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("script, which, words", [
     ("vla-eval", "tampered", ["tampered/model.safetensors is corrupt"]),
-    ("vla-eval", "lam", ["lam/config.json is a 'lam' checkpoint", "expected 'vla_policy'"]),
+    ("vla-eval", "lam", ["lam/config.json is a 'lam' checkpoint", "expected 'vla_latent'"]),
     ("vla-lam label", "truncated", ["truncated/model.safetensors is corrupt"]),
 ])
 def test_a_bad_checkpoint_is_one_line_naming_the_file(script, which, words, bad_checkpoints, tmp_path):

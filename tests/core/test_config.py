@@ -48,16 +48,19 @@ def test_held_out_is_a_seeded_fraction_and_keeps_a_lone_id_for_training():
     assert held_out(["only"], 0.5, np.random.default_rng(0)) == set()
 
 
-def test_policy_defaults_are_the_configs_and_the_plugins():
-    """One set of policy defaults: the dataclass, configs/policy/tiny.yaml and the LeRobot plugin agree."""
-    from vla.lerobot_plugin import VLALatentConfig
-    from vla.policy.configuration import PolicyConfig
+def test_policy_defaults_are_the_configs_and_lerobots():
+    """One set of policy defaults: configs/policy/tiny.yaml sets every network field to the dataclass default,
+    and the config LeRobot builds for type vla_latent is that dataclass."""
+    from lerobot.configs import PreTrainedConfig
+
+    from vla.policy.configuration_vla import VLAConfig
+    from vla.policy.modeling_vla import NETWORK_FIELDS
 
     configured = OmegaConf.to_container(load_config([]).policy, resolve=True)
-    assert PolicyConfig().to_dict() == configured
-    plugin = VLALatentConfig(device="cpu")  # one config: the plugin's is a PolicyConfig, with its defaults
-    assert isinstance(plugin, PolicyConfig)
-    assert {f.name: getattr(plugin, f.name) for f in fields(PolicyConfig)} == PolicyConfig().to_dict()
+    defaults = VLAConfig()
+    assert set(NETWORK_FIELDS) <= set(configured) <= {f.name for f in fields(VLAConfig)}
+    assert {k: getattr(defaults, k) for k in configured} == configured
+    assert PreTrainedConfig.get_choice_class("vla_latent") is VLAConfig
 
 
 @pytest.mark.parametrize("preset", [None, *config_groups()["experiment"]])

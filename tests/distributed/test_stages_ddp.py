@@ -10,7 +10,7 @@ import pytest
 from ddp_support import REPO_ROOT, accelerate_env, accelerate_launch
 
 from vla.data.metaworld_env import MetaWorldTask, task_instruction
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 
 DRIVER = Path(__file__).with_name("train_stages.py")
 TINY_RUN = [f"{stage}.train.{k}={v}" for stage in ("lam", "idm", "pretrain", "finetune")
@@ -86,7 +86,7 @@ def test_stage3_checkpoint_loads_and_predicts_chunks(stages_run):
     root, _ = stages_run
     policy = VLAPolicy.from_pretrained(root / "finetune" / "model")
     assert policy.lora_applied
-    obs = {"image": np.zeros((1, 64, 64, 3), np.uint8), "state": np.zeros((1, 4), np.float32),
-           "instruction": [task_instruction("reach-v3")]}
+    obs = {"observation.image": np.zeros((1, 64, 64, 3), np.uint8), "observation.state": np.zeros((1, 4), np.float32),
+           "task": [task_instruction("reach-v3")]}
     chunk = policy.predict_action_chunk(obs)
     assert chunk.shape == (1, policy.config.chunk_size, 4) and bool(chunk.isfinite().all())

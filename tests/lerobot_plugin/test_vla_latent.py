@@ -1,4 +1,5 @@
-"""`vla_latent` as a LeRobot policy type: registration, lerobot-train, reload, lerobot-eval."""
+"""VLAPolicy as LeRobot policy type `vla_latent`: registration, lerobot-train, reload, lerobot-eval, and our
+checkpoints and LeRobot's being one kind."""
 
 import json
 import subprocess
@@ -12,12 +13,12 @@ from lerobot.datasets import LeRobotDataset
 from lerobot.policies.factory import get_policy_class, make_policy_config, make_pre_post_processors
 from lerobot.utils.constants import ACTION, OBS_STATE
 
-import vla.lerobot_plugin  # noqa: F401  (registers the policy type)
-from vla.lerobot_plugin.modeling_vla_latent import VLALatentPolicy
+from vla.core.checkpoint import CheckpointError
+from vla.policy import VLAPolicy  # importing vla.policy registers the policy type
 
 
 def test_lerobot_resolves_policy_class_and_processors_by_type_name():
-    assert get_policy_class("vla_latent") is VLALatentPolicy
+    assert get_policy_class("vla_latent") is VLAPolicy
     cfg = make_policy_config("vla_latent", device="cpu")
     assert cfg.action_delta_indices == list(range(cfg.chunk_size))
 
@@ -31,7 +32,7 @@ def test_config_refuses_features_without_state():
 
 
 def test_every_policy_field_is_a_lerobot_option_that_reaches_the_network():
-    """lerobot-train --policy.<field>: a PolicyConfig field set on the LeRobot config is the network's; its
+    """lerobot-train --policy.<field>: a VLAConfig field set on the LeRobot config is the network's; its
     normalisation mode is the one LeRobot's processors apply to state and action; the sizes are the dataset's."""
     from lerobot.configs import NormalizationMode
 
@@ -39,13 +40,14 @@ def test_every_policy_field_is_a_lerobot_option_that_reaches_the_network():
     cfg.input_features = {"observation.images.top": PolicyFeature(FeatureType.VISUAL, (3, 48, 64)),
                           OBS_STATE: PolicyFeature(FeatureType.STATE, (6,))}
     cfg.output_features = {ACTION: PolicyFeature(FeatureType.ACTION, (7,))}
-    net = cfg.policy_config()
+    cfg.fields_from_features()
+    net = cfg
     assert (net.pool, net.random_shift, net.state_dim, net.action_dim) == ("attention", 2, 6, 7)
     assert net.image_keys == ["observation.images.top"]
     assert cfg.normalization_mapping["STATE"] is NormalizationMode.MIN_MAX
     assert cfg.normalization_mapping["VISUAL"] is NormalizationMode.IDENTITY
     with pytest.raises(ValueError, match="pool"):
-        make_policy_config("vla_latent", device="cpu", pool="max")  # PolicyConfig's own validation
+        make_policy_config("vla_latent", device="cpu", pool="max")  # VLAConfig's own validation
     with pytest.raises(ValueError, match="normalization=.mean_std"):  # one knob, not two that disagree
         make_policy_config("vla_latent", device="cpu", normalization_mapping={"STATE": NormalizationMode.MIN_MAX})
 
@@ -62,7 +64,7 @@ def _first_batch(dataset_root, cfg):
 
 
 def test_lerobot_train_checkpoint_reloads_with_normalisation_stats(lerobot_checkpoint, tiny_dataset):
-    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    policy = VLAPolicy.from_pretrained(lerobot_checkpoint)
     pre, post = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
     obs, ds = _first_batch(tiny_dataset, policy.config)
 
@@ -74,13 +76,13 @@ def test_lerobot_train_checkpoint_reloads_with_normalisation_stats(lerobot_check
     action = post(policy.select_action(pre(obs)))
     assert action.shape == (1, 4) and torch.isfinite(action).all()
     # Same weights on disk -> same action from a second load (no silently re-initialised modules).
-    again = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    again = VLAPolicy.from_pretrained(lerobot_checkpoint)
     again.reset()
     assert torch.equal(post(again.select_action(pre(obs))), action)
 
 
 def test_select_action_runs_the_network_once_per_chunk(lerobot_checkpoint, tiny_dataset):
-    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    policy = VLAPolicy.from_pretrained(lerobot_checkpoint)
     pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
     obs, _ = _first_batch(tiny_dataset, policy.config)
     batch = pre(obs)
@@ -127,18 +129,24 @@ def test_lerobot_eval_runs_checkpoint_in_metaworld(lerobot_checkpoint, tmp_path)
     assert 0.0 <= info["overall"]["pc_success"] <= 100.0
 
 
-def test_checkpoint_holds_a_vla_policy_checkpoint_with_the_same_network(lerobot_checkpoint, tiny_dataset):
-    from vla.policy.modeling import VLAPolicy
+def test_our_finetuned_checkpoint_is_a_lerobot_checkpoint(finetuned_dir, teleop_root):
+    """vla-finetune's output loads through LeRobot's own factory (the class found by type name, its saved
+    processors) and gives the chunk our runner gives: one policy, one kind of checkpoint."""
+    import numpy as np
+    from lerobot.configs import PreTrainedConfig
 
-    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
-    pre, _ = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
-    obs, _ = _first_batch(tiny_dataset, policy.config)
-    batch = pre(obs)
-    net = VLAPolicy.from_pretrained(lerobot_checkpoint / "vla")
-    net.processor.stats = policy.model.processor.stats  # identity: LeRobot's processors normalise
-    inputs = {"images": [batch[key] for key in policy.config.image_features], "state": batch[OBS_STATE],
-              "instruction": [obs["task"]]}
-    assert torch.equal(net.predict_action_chunk(inputs), policy.predict_action_chunk(batch))
+    from vla.data.lerobot_io import load_chunks
+    from vla.runtime import PolicyRunner
+
+    config = PreTrainedConfig.from_pretrained(finetuned_dir)  # what lerobot-eval --policy.path reads
+    policy = get_policy_class(config.type).from_pretrained(finetuned_dir, config=config)
+    pre, post = make_pre_post_processors(config, pretrained_path=str(finetuned_dir))
+    data = load_chunks(teleop_root, chunk_size=config.chunk_size, demos_per_task=1)
+    image, state, task = data.images["observation.image"][3], data.states[3], data.instructions[3]
+    obs = {"observation.image": torch.as_tensor(image)[None], OBS_STATE: torch.as_tensor(state)[None], "task": [task]}
+    expected = post(policy.predict_action_chunk(pre(obs)))[0].numpy()
+    got = PolicyRunner(finetuned_dir, device="cpu").predict_chunk({"image": image, "state": state, "instruction": task})
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_our_runtime_runs_a_lerobot_train_checkpoint_as_lerobot_does(lerobot_checkpoint, tiny_dataset):
@@ -148,7 +156,7 @@ def test_our_runtime_runs_a_lerobot_train_checkpoint_as_lerobot_does(lerobot_che
 
     from vla.runtime import PolicyRunner
 
-    policy = VLALatentPolicy.from_pretrained(lerobot_checkpoint)
+    policy = VLAPolicy.from_pretrained(lerobot_checkpoint)
     pre, post = make_pre_post_processors(policy.config, pretrained_path=str(lerobot_checkpoint))
     obs, ds = _first_batch(tiny_dataset, policy.config)
     expected = post(policy.predict_action_chunk(pre(obs)))[0].numpy()
@@ -174,14 +182,14 @@ def test_vla_eval_evaluates_a_lerobot_train_checkpoint(lerobot_checkpoint, tmp_p
     assert len(info["checkpoint_hash"]) == 16 and again["checkpoint_hash"] == info["checkpoint_hash"]
 
 
-def test_reload_refuses_a_directory_without_the_vla_checkpoint(lerobot_checkpoint, tmp_path):
+def test_reload_refuses_a_directory_without_the_backbone_description(lerobot_checkpoint, tmp_path):
     import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(lerobot_checkpoint, broken)
-    shutil.rmtree(broken / "vla")
-    with pytest.raises(FileNotFoundError, match="vla"):
-        VLALatentPolicy.from_pretrained(broken)
+    (broken / "backbone.json").unlink()
+    with pytest.raises(CheckpointError, match="backbone.json"):
+        VLAPolicy.from_pretrained(broken)
 
 
 def _config_with_features(**kw):
@@ -197,23 +205,23 @@ def saved_vla_policy(tmp_path_factory):
     """A VLAPolicy checkpoint as vla-pretrain writes it (tiny backbone, no LoRA yet)."""
     from vla.data.metaworld_env import task_instruction
     from vla.policy.backbone import build_tiny_backbone
-    from vla.policy.configuration import PolicyConfig
-    from vla.policy.modeling import VLAPolicy
+    from vla.policy.configuration_vla import VLAConfig
+    from vla.policy.modeling_vla import VLAPolicy
 
     base = tmp_path_factory.mktemp("init_from")
     backbone = build_tiny_backbone(base / "backbone", texts=[task_instruction(TASK)], seed=123)
-    net = VLAPolicy.from_backbone(PolicyConfig(), backbone)
+    net = VLAPolicy.from_backbone(VLAConfig(), backbone)
     return net.save_pretrained(base / "model"), net
 
 
 def test_init_from_starts_from_our_checkpoint_weights(saved_vla_policy):
     directory, net = saved_vla_policy
-    policy = VLALatentPolicy(_config_with_features(init_from=str(directory)))
-    fresh = VLALatentPolicy(_config_with_features())
+    policy = VLAPolicy(_config_with_features(init_from=str(directory)))
+    fresh = VLAPolicy(_config_with_features())
     embed = "embed_tokens.weight"
-    ours = next(v for k, v in policy.model.state_dict().items() if k.endswith(embed))
+    ours = next(v for k, v in policy.state_dict().items() if k.endswith(embed))
     saved = next(v for k, v in net.state_dict().items() if k.endswith(embed))
-    other = next(v for k, v in fresh.model.state_dict().items() if k.endswith(embed))
+    other = next(v for k, v in fresh.state_dict().items() if k.endswith(embed))
     assert torch.equal(ours, saved)
     assert not (ours.shape == other.shape and torch.equal(ours, other))  # the control: a fresh tiny backbone
 
@@ -221,7 +229,7 @@ def test_init_from_starts_from_our_checkpoint_weights(saved_vla_policy):
 def test_init_from_refuses_a_checkpoint_with_another_chunk_size(saved_vla_policy):
     directory, _ = saved_vla_policy
     with pytest.raises(ValueError, match="chunk_size"):
-        VLALatentPolicy(_config_with_features(init_from=str(directory), chunk_size=8, n_action_steps=8))
+        VLAPolicy(_config_with_features(init_from=str(directory), chunk_size=8, n_action_steps=8))
 
 
 def test_a_two_camera_six_joint_robot_trains_and_predicts_through_the_plugin():
@@ -232,8 +240,8 @@ def test_a_two_camera_six_joint_robot_trains_and_predicts_through_the_plugin():
                           "observation.images.wrist": PolicyFeature(FeatureType.VISUAL, (3, 32, 40)),
                           OBS_STATE: PolicyFeature(FeatureType.STATE, (6,))}
     cfg.output_features = {ACTION: PolicyFeature(FeatureType.ACTION, (6,))}
-    policy = VLALatentPolicy(cfg)
-    assert policy.model.config.image_keys == ["observation.images.front", "observation.images.wrist"]
+    policy = VLAPolicy(cfg)
+    assert policy.config.image_keys == ["observation.images.front", "observation.images.wrist"]
     g = torch.Generator().manual_seed(0)
     batch = {"observation.images.front": torch.rand(2, 3, 48, 64, generator=g),
              "observation.images.wrist": torch.rand(2, 3, 32, 40, generator=g),
@@ -242,7 +250,7 @@ def test_a_two_camera_six_joint_robot_trains_and_predicts_through_the_plugin():
     loss, _ = policy.forward(batch)
     loss.backward()
     assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0
-                                        for p in policy.model.action_head.parameters())
+                                        for p in policy.action_head.parameters())
     wrist_blind = dict(batch, **{"observation.images.wrist": torch.zeros(2, 3, 32, 40)})
     chunk = policy.predict_action_chunk(batch)
     assert chunk.shape == (2, 3, 6) and torch.isfinite(chunk).all()

@@ -11,7 +11,7 @@ import numpy as np
 from vla.core.training import TrainConfig
 from vla.data.metaworld_env import MetaWorldTask
 from vla.policy.backbone import build_tiny_backbone
-from vla.policy.configuration import PolicyConfig
+from vla.policy.configuration_vla import VLAConfig
 
 TASK = "reach-v3"
 INSTRUCTIONS = ["push the puck to the goal", "reach the goal", "open the drawer"]
@@ -72,8 +72,8 @@ def make_teleop(root: Path, n_episodes: int = 3, steps: int = 30, image_size: in
     return root
 
 
-def tiny_policy_cfg(**kw) -> PolicyConfig:
-    return PolicyConfig(**{"head_hidden": 64, "chunk_size": 4, "lora_r": 4, **kw})
+def tiny_policy_cfg(**kw) -> VLAConfig:
+    return VLAConfig(**{"head_hidden": 64, "chunk_size": 4, "lora_r": 4, **kw})
 
 
 def tiny_train_cfg(**kw) -> TrainConfig:

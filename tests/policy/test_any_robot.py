@@ -8,7 +8,7 @@ from policy_support import tiny_policy_cfg, tiny_train_cfg
 
 from vla.data.lerobot_io import TeleopWriter, load_chunks
 from vla.policy.finetune import finetune
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 from vla.runtime import PolicyRunner
 
 SO100_CAMERAS = {"observation.images.front": (48, 64), "observation.images.wrist": (32, 40)}  # (height, width)

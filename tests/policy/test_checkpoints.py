@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vla.core.checkpoint import CheckpointError, save_checkpoint
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 from vla.policy.pretrain import pretrain
 from policy_support import tiny_policy_cfg, tiny_train_cfg
 
@@ -46,7 +46,7 @@ def test_weights_from_another_architecture_are_refused(tmp_path, finetuned_dir):
     policy = VLAPolicy.from_pretrained(finetuned_dir)
     weights = policy.checkpoint_weights()
     weights.pop(next(k for k in weights if "action_head" in k))
-    save_checkpoint(tmp_path / "bad", weights=weights, config=policy.checkpoint_config())
+    policy.save_pretrained(tmp_path / "bad", state_dict=weights)
     with pytest.raises(CheckpointError, match="model.safetensors"):
         VLAPolicy.from_pretrained(tmp_path / "bad")
 
@@ -63,3 +63,45 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, backbone_dir, store_u
     a = VLAPolicy.from_pretrained(straight / "model").state_dict()
     b = VLAPolicy.from_pretrained(split / "model").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _legacy_checkpoint(policy: VLAPolicy, directory, stats: dict):
+    """A checkpoint as vla-finetune wrote it before the policy was a PreTrainedPolicy (stats in config.json)."""
+    from dataclasses import fields
+
+    from vla.policy.modeling_vla import _tokenizer_to_json
+
+    keep = {"chunk_size", "action_dim", "state_dim", "image_keys", "head_hidden", "lora_r", "normalization"}
+    old_policy = {f.name: getattr(policy.config, f.name) for f in fields(policy.config) if f.name in keep}
+    config = {"kind": "vla_policy", "policy": old_policy, "backbone_config": policy.backbone_config.to_dict(),
+              "tokenizer": _tokenizer_to_json(policy.encoder.tokenizer), "stats": stats,
+              "lora_applied": policy.lora_applied}
+    return save_checkpoint(directory, weights=policy.checkpoint_weights(), config=config)
+
+
+def test_an_old_checkpoint_is_refused_with_the_command_that_converts_it(tmp_path, finetuned_dir, teleop_root):
+    """The converted checkpoint runs with the old formula: (state - mean) / std in, chunk * std + mean out."""
+    import numpy as np
+
+    from vla.data.lerobot_io import load_chunks
+    from vla.policy.legacy import main as convert
+    from vla.runtime import PolicyRunner
+
+    policy = VLAPolicy.from_pretrained(finetuned_dir)
+    rng = np.random.default_rng(0)
+    stats = {"state": {"mean": rng.normal(size=4).tolist(), "std": [0.5, 2.0, 0.0, 1.5]},  # a constant dimension
+             "action": {"mean": rng.normal(size=4).tolist(), "std": [0.1, 0.2, 0.3, 0.4]}}
+    old = _legacy_checkpoint(policy, tmp_path / "old", stats)
+    with pytest.raises(CheckpointError, match="python -m vla.policy.legacy"):
+        VLAPolicy.from_pretrained(old)
+    convert([str(old), str(tmp_path / "new")])
+
+    data = load_chunks(teleop_root, chunk_size=policy.config.chunk_size, demos_per_task=1)
+    image, state, task = data.images["observation.image"][2], data.states[2], data.instructions[2]
+    got = PolicyRunner(tmp_path / "new", device="cpu").predict_chunk({"image": image, "state": state, "instruction": task})
+    std = torch.tensor(stats["state"]["std"]).clamp_min(1e-6)
+    normalised = (torch.as_tensor(state) - torch.tensor(stats["state"]["mean"])) / std
+    batch = {"observation.image": torch.as_tensor(image)[None], "observation.state": normalised[None], "task": [task]}
+    chunk = policy.predict_action_chunk(batch)[0]
+    expected = chunk * torch.tensor(stats["action"]["std"]) + torch.tensor(stats["action"]["mean"])
+    torch.testing.assert_close(torch.as_tensor(got), expected, rtol=0, atol=0)  # the same arithmetic, bit for bit

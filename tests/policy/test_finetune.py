@@ -5,7 +5,7 @@ import torch
 from vla.data.lerobot_io import TeleopWriter, open_metadata, select_episodes
 from vla.data.lerobot_io import load_chunks
 from vla.policy.finetune import finetune, make_batch
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 from policy_support import tiny_policy_cfg, tiny_train_cfg
 
 

@@ -44,7 +44,7 @@ def test_attention_pool_keeps_where_a_token_is_and_mean_pool_does_not():
 
 
 def test_random_shift_moves_images_by_at_most_pad_pixels():
-    from vla.policy.modeling import random_shift
+    from vla.policy.modeling_vla import random_shift
 
     torch.manual_seed(0)
     x = torch.zeros(8, 1, 3, 16, 16)
@@ -58,17 +58,15 @@ def test_random_shift_moves_images_by_at_most_pad_pixels():
 
 
 def test_the_action_head_reads_the_latent_prediction_only_when_asked(backbone_dir):
-    from vla.policy.configuration import PolicyConfig
-    from vla.policy.modeling import VLAPolicy
+    from vla.policy.configuration_vla import VLAConfig
+    from vla.policy.modeling_vla import VLAPolicy
 
-    batch = {"image": torch.zeros(2, 32, 32, 3, dtype=torch.uint8), "state": torch.zeros(2, 4),
-             "instruction": ["reach the goal"] * 2}
+    batch = {"observation.image": torch.zeros(2, 32, 32, 3, dtype=torch.uint8), "observation.state": torch.zeros(2, 4),
+             "task": ["reach the goal"] * 2}
     for reads in (False, True):
         torch.manual_seed(0)
-        policy = VLAPolicy.from_backbone(PolicyConfig(action_reads_pretrain_head=reads, max_text_tokens=8),
+        policy = VLAPolicy.from_backbone(VLAConfig(action_reads_pretrain_head=reads, max_text_tokens=8),
                                          backbone_dir).eval()
-        policy.processor.stats.update(state={"mean": [0.0] * 4, "std": [1.0] * 4},
-                                      action={"mean": [0.0] * 4, "std": [1.0] * 4})
         before = policy.predict_action_chunk(batch)
         with torch.no_grad():
             policy.latent_head.net[-1].bias.add_(5.0 * torch.randn_like(policy.latent_head.net[-1].bias))

@@ -1,6 +1,6 @@
 import numpy as np
 
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 from vla.data.labelled_frames import load_labelled_frames
 from vla.policy.pretrain import majority_accuracy, pretrain
 from policy_support import tiny_policy_cfg, tiny_train_cfg
@@ -40,4 +40,4 @@ def test_idm_target_regresses_pseudo_actions(tmp_path, backbone_dir, store_url):
     losses = [h["loss"] for h in m["history"]]
     assert m["target"] == "idm" and "idm_mse" in m["history"][0]
     assert _mean(losses[-3:]) < _mean(losses[:3])
-    assert "idm_action" in VLAPolicy.from_pretrained(tmp_path / "model").processor.stats
+    assert VLAPolicy.from_pretrained(tmp_path / "model").pseudo_action_dim == 4  # the store's pseudo-actions

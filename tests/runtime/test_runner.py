@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from vla.data.lerobot_io import load_chunks
-from vla.policy.modeling import VLAPolicy
+from vla.policy.modeling_vla import VLAPolicy
 from vla.runtime import ActionQueue, ChunkPolicy, PolicyRunner, TemporalEnsembler
 
 
@@ -24,11 +24,15 @@ def _obs(data, i):
 
 
 def test_runner_matches_the_training_time_forward(runner, finetuned_dir, frames):
+    """Stage 3's batch through the saved processors and the network, as training saw it, is what the runner gives."""
+    from lerobot.policies.factory import make_pre_post_processors
+
+    from vla.policy.finetune import make_batch
+
     policy = VLAPolicy.from_pretrained(finetuned_dir).eval()
-    rows = [0, 7, 19]
-    batch = {"image": frames.images["observation.image"][rows], "state": frames.states[rows],
-             "instruction": [frames.instructions[i] for i in rows]}
-    expected = policy.predict_action_chunk(batch).numpy()
+    pre, post = make_pre_post_processors(policy.config, pretrained_path=str(finetuned_dir))
+    rows = np.array([0, 7, 19])
+    expected = post(policy.predict_action_chunk(pre(make_batch(frames, rows)))).numpy()
     got = np.stack([runner.predict_chunk(_obs(frames, i)) for i in rows])
     assert got.dtype == np.float32 and got.shape == (3, runner.chunk_size, runner.action_dim)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

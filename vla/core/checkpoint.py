@@ -2,7 +2,9 @@
 
 Layout of one checkpoint directory:
     model.safetensors        the weights
-    config.json              the model config; its "kind" names what wrote it ("lam", "idm", ...)
+    config.json              the model config; its "kind" names what wrote it ("lam", "idm"; the policy's is
+                             LeRobot's config, whose "type" names it)
+    ...                      files of the model's own (the policy's backbone.json and processors)
     train_state.safetensors  optional: optimiser tensors, flattened (for resume)
     train_state.json         optional: step, optimiser scalars and param groups, anything JSON-able
     manifest.json            sha256 of every file above, so a corrupt or truncated file is caught
@@ -22,7 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors import SafetensorError
@@ -36,6 +38,7 @@ CONFIG = "config.json"
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 MANIFEST = "manifest.json"
+NOT_MODEL = {WEIGHTS, CONFIG, STATE_TENSORS, STATE_JSON, MANIFEST, "train_config.json"}  # hashed apart, or not the model
 
 
 class CheckpointError(RuntimeError):
@@ -86,9 +89,12 @@ def _join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-def _write_into(tmp: Path, weights: dict, config: dict, train_state: dict | None) -> None:
+def _write_into(tmp: Path, weights: dict, config: dict, train_state: dict | None,
+                write_more: Callable[[Path], None] | None) -> None:
     save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(tmp / WEIGHTS))
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True))
+    if write_more is not None:
+        write_more(tmp)
     if train_state is not None:
         tensors: dict[str, torch.Tensor] = {}
         skeleton = _split_tensors(train_state, "s", tensors)
@@ -100,13 +106,14 @@ def _write_into(tmp: Path, weights: dict, config: dict, train_state: dict | None
 
 
 def save_checkpoint(directory: str | Path, *, weights: dict[str, torch.Tensor], config: dict,
-                    train_state: dict | None = None) -> Path:
-    """Write a checkpoint atomically: a reader sees the previous one or this one, never a mix."""
+                    train_state: dict | None = None, write_more: Callable[[Path], None] | None = None) -> Path:
+    """Write a checkpoint atomically: a reader sees the previous one or this one, never a mix.
+    `write_more(dir)` adds the model's own files (listed in the manifest like the rest)."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
-        _write_into(tmp, weights, config, train_state)
+        _write_into(tmp, weights, config, train_state, write_more)
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
             os.replace(directory, old)
@@ -147,9 +154,9 @@ def load_checkpoint(directory: str | Path, expected_kind: str | None = None,
         config = json.loads((directory / CONFIG).read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{directory / CONFIG} is not valid JSON: {e}") from e
-    if expected_kind is not None and config.get("kind") != expected_kind:
-        raise CheckpointError(
-            f"{directory / CONFIG} is a {config.get('kind')!r} checkpoint, expected {expected_kind!r}")
+    kind = config.get("kind", config.get("type"))  # LeRobot's configs name their policy type "type"
+    if expected_kind is not None and kind != expected_kind:
+        raise CheckpointError(f"{directory / CONFIG} is a {kind!r} checkpoint, expected {expected_kind!r}")
     try:
         weights = load_file(str(directory / WEIGHTS))
     except (SafetensorError, OSError) as e:
@@ -162,12 +169,15 @@ def load_checkpoint(directory: str | Path, expected_kind: str | None = None,
 
 
 def checkpoint_hash(directory: str | Path) -> str:
-    """Identity of the model in a checkpoint (weights + config), independent of optimiser state."""
+    """Identity of the model in a checkpoint, independent of optimiser state: weights, config and every other
+    file of the model's (the policy's processors and stats, also those lerobot-train writes beside its own)."""
     directory = Path(directory)
     _verify(directory)
     h = hashlib.sha256()
     for name in (WEIGHTS, CONFIG):
         h.update(file_sha256(directory / name).encode())
+    for path in sorted(p for p in directory.iterdir() if p.is_file() and p.name not in NOT_MODEL):
+        h.update(f"{path.name}:{file_sha256(path)}".encode())
     return h.hexdigest()[:16]
 
 

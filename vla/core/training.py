@@ -82,7 +82,7 @@ def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path
     config = json.loads(json.dumps(model.checkpoint_config()))  # as it reads back from config.json
     start, resumed_from, history, evals = 0, None, [], []
     if resume and (latest := manager.latest()) is not None:
-        ckpt = load_checkpoint(latest, expected_kind=config["kind"])
+        ckpt = load_checkpoint(latest, expected_kind=config.get("kind", config.get("type")))
         check_config_matches(latest, ckpt.config, config)
         load_weights(model, ckpt.weights, latest)
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
@@ -138,14 +138,14 @@ def indexed_batches(get_batch: Callable[[torch.Tensor], dict], n_samples: int, c
 
 
 def save_run(model, metrics: dict, out_dir: Path, plot: Callable[[Path], None], metrics_name: str = "metrics.json",
-             plot_name: str = "loss.png") -> None:
-    """A finished run's model/, metrics and curves. Under `accelerate launch` rank 0 writes (the replicas hold
-    the same weights) and no rank returns before the checkpoint exists."""
+             plot_name: str = "loss.png", **save_kwargs) -> None:
+    """A finished run's model/ (`save_kwargs` go to its save_pretrained), metrics and curves. Under `accelerate
+    launch` rank 0 writes (the replicas hold the same weights) and no rank returns before the checkpoint exists."""
     from accelerate import PartialState
 
     state = PartialState()
     if state.is_main_process:
-        model.save_pretrained(out_dir / "model")
+        model.save_pretrained(out_dir / "model", **save_kwargs)
         (out_dir / metrics_name).write_text(json.dumps(metrics, indent=2, default=str))
         plot(out_dir / plot_name)
     state.wait_for_everyone()

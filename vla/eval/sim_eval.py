@@ -97,13 +97,11 @@ def evaluate_policy(policy, cfg: EvalConfig, out_dir: str | Path, label: str = "
 
 def evaluate_checkpoint(checkpoint: str | Path, cfg: EvalConfig, out_dir: str | Path) -> dict:
     from vla.core.checkpoint import checkpoint_hash
-    from vla.lerobot_plugin.modeling_vla_latent import is_lerobot_checkpoint, lerobot_checkpoint_hash
     from vla.runtime import PolicyRunner
 
     runner = PolicyRunner(checkpoint, device=cfg.device)
     info = evaluate_policy(runner, cfg, out_dir, label=Path(checkpoint).parent.name or str(checkpoint))
-    identity = lerobot_checkpoint_hash if is_lerobot_checkpoint(checkpoint) else checkpoint_hash
-    info["checkpoint"], info["checkpoint_hash"] = str(checkpoint), identity(checkpoint)
+    info["checkpoint"], info["checkpoint_hash"] = str(checkpoint), checkpoint_hash(checkpoint)
     (Path(out_dir) / "eval_info.json").write_text(json.dumps(info, indent=2))
     return info
 

@@ -40,7 +40,7 @@ def eval_config(cfg: DictConfig) -> EvalConfig:
 STAMP = "arm_config.json"  # in each run dir: the fingerprint of the config it finished under
 ARM_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain", "finetune", "eval"]  # what an arm's result depends on
 PRETRAIN_KEYS = ["seed", "data", "lam", "idm", "policy", "pretrain"]  # what a LAM or stage-2 run depends on
-# Policy fields only stage 3 reads (vla/policy/modeling.py apply_lora): changing how arms finetune reuses stage 2.
+# Policy fields only stage 3 reads (vla/policy/modeling_vla.py apply_lora): changing how arms finetune reuses stage 2.
 FINETUNE_ONLY_POLICY_KEYS = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets", "full_finetune")
 
 

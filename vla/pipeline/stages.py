@@ -9,11 +9,11 @@ from omegaconf import DictConfig
 from vla.core.config import to_dataclass
 from vla.core.training import TrainConfig
 from vla.policy.backbone import resolve_backbone
-from vla.policy.configuration import PolicyConfig
+from vla.policy.configuration_vla import VLAConfig
 
 
-def policy_config(cfg: DictConfig) -> PolicyConfig:
-    return to_dataclass(PolicyConfig, cfg.policy)
+def policy_config(cfg: DictConfig) -> VLAConfig:
+    return to_dataclass(VLAConfig, cfg.policy)
 
 
 def train_config(section: DictConfig, seed: int) -> TrainConfig:

@@ -1,6 +1,7 @@
-"""VLAPolicy: backbone loader, heads, pre/post-processing, stage-2 pretraining and stage-3 finetuning."""
+"""The VLA policy (LeRobot policy type `vla_latent`): configuration / modeling / processor, the backbone
+loader and heads, stage-2 pretraining and stage-3 finetuning. Importing it registers the policy type."""
 
-from vla.policy.configuration import PolicyConfig
-from vla.policy.modeling import VLAPolicy
+from vla.policy.configuration_vla import POLICY_TYPE, VLAConfig
+from vla.policy.modeling_vla import VLAPolicy
 
-__all__ = ["PolicyConfig", "VLAPolicy"]
+__all__ = ["POLICY_TYPE", "VLAConfig", "VLAPolicy"]

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lerobot.utils.constants import OBS_IMAGE
 
 from vla.core.splits import held_out
 from vla.core.training import TrainConfig, indexed_batches, plot_history, save_run, train_loop
 from vla.data.labelled_frames import TARGET_ARRAY, LabelledFrames, load_labelled_frames
-from vla.policy.configuration import PolicyConfig
-from vla.policy.modeling import VLAPolicy
-from vla.policy.processor import compute_stats
+from vla.policy.configuration_vla import VLAConfig
+from vla.policy.modeling_vla import VLAPolicy
+from vla.policy.processor_vla import compute_stats, normalize_target, target_normalizer
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,15 @@ def split_by_video(video_index: np.ndarray, eval_fraction: float, seed: int) -> 
     return np.flatnonzero(~is_eval), np.flatnonzero(is_eval)
 
 
-def make_batch(data: LabelledFrames, rows: np.ndarray, target: str) -> dict:
-    key = "latent_actions" if target == "latent" else "idm_action"
-    return {"image": data.images[rows], "instruction": [data.instructions[r] for r in rows],
-            key: torch.as_tensor(data.labels[rows])}
+def make_batch(data: LabelledFrames, rows: np.ndarray, target: str, idm_normalizer=None) -> dict:
+    """A LeRobot-keyed batch of one camera (the video's), its task and the stage-2 target: latent codes, or
+    the IDM's pseudo-actions normalised with `idm_normalizer` (processor_vla.target_normalizer)."""
+    batch = {OBS_IMAGE: data.images[rows], "task": [data.instructions[r] for r in rows]}
+    if target == "latent":
+        batch["latent_actions"] = torch.as_tensor(data.labels[rows])
+    else:
+        batch["idm_action"] = normalize_target(idm_normalizer, torch.as_tensor(data.labels[rows], dtype=torch.float32))
+    return batch
 
 
 def latent_accuracy(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_size: int = 64) -> float:
@@ -49,16 +55,16 @@ def majority_accuracy(train_codes: np.ndarray, eval_codes: np.ndarray) -> float:
     return float((eval_codes == mode[None]).mean())
 
 
-def idm_mse(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, batch_size: int = 64) -> float:
+def idm_mse(policy: VLAPolicy, data: LabelledFrames, rows: np.ndarray, idm_normalizer, batch_size: int = 64) -> float:
     losses = []
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
             r = rows[i: i + batch_size]
-            losses.append(policy(make_batch(data, r, "idm"))[0].item() * len(r))
+            losses.append(policy(make_batch(data, r, "idm", idm_normalizer))[0].item() * len(r))
     return float(sum(losses) / max(1, len(rows)))
 
 
-def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | Path, out_dir: str | Path,
+def pretrain(policy_cfg: VLAConfig, train_cfg: TrainConfig, store_url: str | Path, out_dir: str | Path,
              backbone_path: str | Path, resume: bool = False, eval_fraction: float = 0.1,
              max_videos: int | None = None, max_eval_frames: int = 512, labels_array: str | None = None) -> dict:
     """Run stage 2 and write out_dir/model (a VLAPolicy checkpoint) + metrics.json + loss.png."""
@@ -75,8 +81,9 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
     eval_rows = eval_rows[:: max(1, len(eval_rows) // max_eval_frames)] if len(eval_rows) else train_rows[:64]
     torch.manual_seed(train_cfg.seed)
     policy = VLAPolicy.from_backbone(policy_cfg, backbone_path)
-    if target == "idm":
-        policy.processor.stats["idm_action"] = compute_stats(data.labels[train_rows])
+    # The pseudo-actions are regressed in normalised units (their stats: the training videos').
+    idm_normalizer = (target_normalizer(compute_stats(data.labels[train_rows]), policy_cfg.normalization)
+                      if target == "idm" else None)
     for name, head in (("action", policy.action_head), ("latent", policy.latent_head),
                        ("idm", policy.pseudo_action_head)):
         head.requires_grad_(name == target)  # unused heads would break DDP's gradient reduction
@@ -86,9 +93,10 @@ def pretrain(policy_cfg: PolicyConfig, train_cfg: TrainConfig, store_url: str | 
     def evaluate(model):
         if target == "latent":
             return {"eval_acc": latent_accuracy(model, data, eval_rows), "majority_acc": baseline}
-        return {"eval_mse": idm_mse(model, data, eval_rows)}
+        return {"eval_mse": idm_mse(model, data, eval_rows, idm_normalizer)}
 
-    batches = indexed_batches(lambda idx: make_batch(data, train_rows[idx.numpy()], target), len(train_rows), train_cfg)
+    batches = indexed_batches(lambda idx: make_batch(data, train_rows[idx.numpy()], target, idm_normalizer),
+                              len(train_rows), train_cfg)
     result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
     metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}

@@ -1,7 +1,7 @@
 """PolicyRunner: observation dict -> action chunk, for the ROS node, the sim evaluator and benchmarks.
 
-Loads a VLAPolicy checkpoint (vla-finetune's) or a `lerobot-train --policy.type=vla_latent` checkpoint (the
-same network, normalised by the processors LeRobot saved with it) once, picks cuda when present, optionally
+Loads a finetuned VLAPolicy checkpoint (vla-finetune's or `lerobot-train --policy.type=vla_latent`'s: the same
+files) with the LeRobot processors saved beside it once, picks cuda when present, optionally
 runs under bf16/fp16 autocast and torch.compile (both off on CPU by default), and keeps an action queue so
 `select_action` needs one inference per chunk. No ROS import here: `robot/policy_node.py` wraps this class.
 """
@@ -15,14 +15,16 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from lerobot.utils.constants import OBS_STATE
 
 from vla.core.device import resolve_device
-from vla.runtime.action_queue import ActionQueue, TemporalEnsembler
+from vla.core.action_queue import ActionQueue, TemporalEnsembler
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
           "fp32": None, "float32": None, None: None}
+PREPROCESSOR = "policy_preprocessor"  # LeRobot's file name for a saved preprocessor
 WARMUP_INSTRUCTIONS = ("warm up", "warm up the policy before the robot moves")   # two text lengths
 
 
@@ -40,21 +42,28 @@ class ChunkPolicy(Protocol):
     def reset(self) -> None: ...
 
 
-def load_policy(checkpoint: str | Path):
-    """(VLAPolicy, None) for our checkpoints; for a lerobot-train one its network and LeRobot's normalisation."""
-    from vla.lerobot_plugin.modeling_vla_latent import is_lerobot_checkpoint, load_lerobot_checkpoint
-    from vla.policy.modeling import VLAPolicy
+def load_policy(checkpoint: str | Path, device: torch.device):
+    """(VLAPolicy, preprocessor, postprocessor) of a finetuned checkpoint, the processors running on `device`."""
+    from lerobot.policies.factory import make_pre_post_processors
 
-    if is_lerobot_checkpoint(checkpoint):
-        return load_lerobot_checkpoint(checkpoint)
-    return VLAPolicy.from_pretrained(checkpoint), None
+    from vla.core.checkpoint import CheckpointError
+    from vla.policy.modeling_vla import VLAPolicy
+
+    policy = VLAPolicy.from_pretrained(checkpoint)
+    if not (Path(checkpoint) / f"{PREPROCESSOR}.json").is_file():
+        raise CheckpointError(f"{Path(checkpoint) / PREPROCESSOR}.json is missing: {checkpoint} is not a finetuned "
+                              "policy (a stage-2 checkpoint predicts no actions: finetune it with vla-finetune)")
+    on_device = {"device_processor": {"device": str(device)}}
+    pre, post = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint),
+                                         preprocessor_overrides=on_device)
+    return policy, pre, post
 
 
 class PolicyRunner:
     def __init__(self, checkpoint: str | Path, device: str = "auto", dtype: str | None = None,
                  compile: bool = False, temporal_ensemble: bool = False, ensemble_coeff: float = 0.01):
         self.device = resolve_device(device)
-        policy, self.normalization = load_policy(checkpoint)
+        policy, self.preprocess, self.postprocess = load_policy(checkpoint, self.device)
         self.policy = policy.to(self.device).eval()
         if dtype not in DTYPES:
             raise ValueError(f"PolicyRunner dtype must be one of {sorted(k for k in DTYPES if k)} or None, got {dtype!r}")
@@ -71,11 +80,11 @@ class PolicyRunner:
 
     @property
     def image_keys(self) -> list[str]:
-        """The cameras the policy reads, in order (a checkpoint from before stage 3 recorded them: one camera)."""
-        return self.policy.config.image_keys or ["observation.image"]
+        """The cameras the policy reads, in order."""
+        return self.policy.config.cameras
 
     def _batch(self, obs: dict) -> dict:
-        """One observation -> a batch of one. Keys are the dataset's feature names (`observation.images.front`,
+        """One observation -> a LeRobot batch of one. Keys are the dataset's feature names (`observation.images.front`,
         ..., `observation.state`, `task`); a one-camera policy also takes `image`, `state` and `instruction`."""
         cfg, keys = self.policy.config, self.image_keys
         images = []
@@ -86,7 +95,7 @@ class PolicyRunner:
             image = np.asarray(image)  # any layout: the processor makes it contiguous
             if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"observation {key} must be uint8 HxWx3, got {image.dtype} {image.shape}")
-            images.append(image[None])
+            images.append(torch.from_numpy(np.ascontiguousarray(image)[None]))
         state = obs.get(cfg.state_key, obs.get("state"))
         if state is None:
             raise KeyError(f"observation lacks {cfg.state_key!r} (or 'state'); it has {sorted(obs)}")
@@ -98,20 +107,17 @@ class PolicyRunner:
         instruction = obs.get("task", obs.get("instruction"))
         if not isinstance(instruction, str):
             raise KeyError(f"observation lacks the instruction ('task' or 'instruction'); it has {sorted(obs)}")
-        return {"images": images, "state": state[None], "instruction": [instruction]}
+        return {**dict(zip(keys, images)), OBS_STATE: torch.from_numpy(state[None]), "task": [instruction]}
 
     @torch.inference_mode()
     def predict_chunk(self, obs: dict) -> np.ndarray:
         """(chunk_size, action_dim) float32 actions in robot units for one observation."""
         batch = self._batch(obs)
         t0 = time.perf_counter()
-        if self.normalization is not None:
-            batch["state"] = self.normalization.state(torch.as_tensor(batch["state"]))
+        batch = self.preprocess(batch)
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
             chunk = self.policy.predict_action_chunk(batch)
-        if self.normalization is not None:
-            chunk = self.normalization.action(chunk.float())
-        out = chunk[0].float().cpu().numpy().astype(np.float32)
+        out = self.postprocess(chunk.float())[0].numpy().astype(np.float32)
         self.last_latency_s = time.perf_counter() - t0
         return out
 

@@ -1,8 +1,8 @@
 """Imported by LeRobot at start-up (its plugin discovery): registers policy type `vla_latent`.
 
-The policy's code lives in vla.lerobot_plugin; this package only makes LeRobot find it.
+The policy is vla.policy's VLAPolicy; this package only makes LeRobot find it.
 """
 
-from vla.lerobot_plugin import POLICY_TYPE, VLALatentConfig
+from vla.policy import POLICY_TYPE, VLAConfig
 
-__all__ = ["POLICY_TYPE", "VLALatentConfig"]
+__all__ = ["POLICY_TYPE", "VLAConfig"]

@@ -9,7 +9,7 @@ import numpy as np
 
 class ActionQueue:
     """FIFO of actions from the latest chunk; `pop()` returns None when empty (time to infer again).
-    The one queue of the runner, the robot node and the LeRobot policy: a chunk is anything indexed by
+    The one queue of the runner, the robot node and VLAPolicy.select_action: a chunk is anything indexed by
     step first (a (chunk, action_dim) numpy array, or a (chunk, batch, action_dim) tensor for LeRobot).
 
     A chunk inferred while the last one still plays takes over by `replace` (the rest of the old chunk is

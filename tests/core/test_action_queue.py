@@ -5,7 +5,7 @@ of the old chunk into it, so the command never steps back."""
 import numpy as np
 import pytest
 
-from vla.runtime.action_queue import ActionQueue, crossfade
+from vla.core.action_queue import ActionQueue, crossfade
 
 STEP = 0.1   # the old chunk's own change per tick
 
