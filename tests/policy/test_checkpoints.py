@@ -105,3 +105,6 @@ def test_an_old_checkpoint_is_refused_with_the_command_that_converts_it(tmp_path
     chunk = policy.predict_action_chunk(batch)[0]
     expected = chunk * torch.tensor(stats["action"]["std"]) + torch.tensor(stats["action"]["mean"])
     torch.testing.assert_close(torch.as_tensor(got), expected, rtol=0, atol=0)  # the same arithmetic, bit for bit
+    convert([str(old), str(old)])  # in place, as the experiment converts a finished stage-2 run it reuses
+    converted = VLAPolicy.from_pretrained(old).state_dict()
+    assert all(torch.equal(converted[k], v) for k, v in policy.state_dict().items())

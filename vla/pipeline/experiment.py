@@ -164,9 +164,13 @@ def shuffle_codes(store_url: str, source: str, name: str, seed: int) -> str:
 
 def _pretrain_arm(cfg: DictConfig, arm: str, out: Path, fingerprint: str) -> Path:
     from vla.pipeline.stages import run_pretrain
+    from vla.policy.legacy import convert as convert_legacy, is_legacy
 
     run_dir = out / f"pretrain_{arm}"
     labels = _labelled_lam(cfg, out, fingerprint) if arm == "latent_labels" else None
+    if is_legacy(run_dir / "model"):  # from before the policy was a PreTrainedPolicy: same weights, today's files
+        convert_legacy(run_dir / "model", run_dir / "model")
+        log.info("converted %s to today's checkpoint layout", run_dir / "model")
     if not _done(run_dir, run_dir / "model" / "manifest.json", fingerprint):
         if arm == "latent_shuffled":  # only this stage 2 reads them
             labels = shuffle_codes(cfg.paths.frames, TARGET_ARRAY["latent"], SHUFFLED_LAM_ARRAY, cfg.seed)
