@@ -35,8 +35,9 @@ def tiny_checkpoint(directory: Path) -> Path:
     config.set_features({"observation.image": (3, 64, 64)}, state_dim=4, action_dim=4)
     policy = VLAPolicy.from_backbone(config, bb)
     rng = np.random.default_rng(0)
-    processors = make_vla_latent_pre_post_processors(config, {"observation.state": compute_stats(rng.normal(size=(64, 4))),
-                                                              "action": compute_stats(rng.normal(size=(64, 4)))})
+    stats = {"observation.state": compute_stats(rng.normal(size=(64, 4))),
+             "action": compute_stats(rng.normal(size=(64, 4)))}
+    processors = make_vla_latent_pre_post_processors(config, stats)
     policy.apply_lora()
     return policy.save_pretrained(directory / "model", processors=processors)
 

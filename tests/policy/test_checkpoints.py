@@ -98,7 +98,8 @@ def test_an_old_checkpoint_is_refused_with_the_command_that_converts_it(tmp_path
 
     data = load_chunks(teleop_root, chunk_size=policy.config.chunk_size, demos_per_task=1)
     image, state, task = data.images["observation.image"][2], data.states[2], data.instructions[2]
-    got = PolicyRunner(tmp_path / "new", device="cpu").predict_chunk({"image": image, "state": state, "instruction": task})
+    runner = PolicyRunner(tmp_path / "new", device="cpu")
+    got = runner.predict_chunk({"image": image, "state": state, "instruction": task})
     std = torch.tensor(stats["state"]["std"]).clamp_min(1e-6)
     normalised = (torch.as_tensor(state) - torch.tensor(stats["state"]["mean"])) / std
     batch = {"observation.image": torch.as_tensor(image)[None], "observation.state": normalised[None], "task": [task]}

@@ -38,7 +38,8 @@ CONFIG = "config.json"
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 MANIFEST = "manifest.json"
-NOT_MODEL = {WEIGHTS, CONFIG, STATE_TENSORS, STATE_JSON, MANIFEST, "train_config.json"}  # hashed apart, or not the model
+# Hashed apart (weights, config), or not the model (training state, manifest, lerobot-train's run config).
+NOT_MODEL = {WEIGHTS, CONFIG, STATE_TENSORS, STATE_JSON, MANIFEST, "train_config.json"}
 
 
 class CheckpointError(RuntimeError):
