@@ -4,9 +4,9 @@ import socket
 import sys
 from pathlib import Path
 
-# The tiny LeRobot dataset builder and subprocess helpers live with the plugin tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lerobot_plugin"))
-from plugin_support import REPO_ROOT, shared_tiny_dataset, subprocess_env  # noqa: E402
+# The tiny LeRobot dataset builder and subprocess helpers live with the policy tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "policy"))
+from lerobot_support import REPO_ROOT, shared_tiny_dataset, subprocess_env  # noqa: E402
 
 # `accelerate launch --cpu` without MPI starts one process; torchrun's launcher (--multi_gpu) gives gloo DDP, since
 # train_loop passes cpu=True to Accelerator when its device is cpu.

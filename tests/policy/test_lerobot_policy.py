@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from plugin_support import REPO_ROOT, TASK, subprocess_env
+from lerobot_support import REPO_ROOT, TASK, subprocess_env
 from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.datasets import LeRobotDataset
 from lerobot.policies.factory import get_policy_class, make_policy_config, make_pre_post_processors

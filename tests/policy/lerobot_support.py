@@ -1,4 +1,4 @@
-"""Helpers for the LeRobot plugin tests: a tiny real LeRobot v3 dataset and console-script runs."""
+"""Helpers for the tests of the policy as a LeRobot policy: a tiny real LeRobot v3 dataset and console-script runs."""
 
 import os
 import subprocess
