@@ -36,6 +36,13 @@ def test_mismatched_config_is_refused(finetuned_dir):
         VLAPolicy.from_pretrained(finetuned_dir, expected={"chunk_size": 99})
 
 
+def test_the_runner_refuses_a_stage2_checkpoint_naming_what_to_do(latent_pretrain):
+    from vla.runtime import PolicyRunner
+
+    with pytest.raises(CheckpointError, match="not a finetuned policy.*vla-finetune"):
+        PolicyRunner(latent_pretrain[0] / "model", device="cpu")
+
+
 def test_other_kind_of_checkpoint_is_refused(tmp_path):
     save_checkpoint(tmp_path / "lam", weights={"w": torch.zeros(1)}, config={"kind": "lam"})
     with pytest.raises(CheckpointError, match="'lam' checkpoint"):

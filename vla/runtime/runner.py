@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from lerobot.utils.constants import OBS_STATE
+from lerobot.utils.constants import OBS_STATE, POLICY_PREPROCESSOR_DEFAULT_NAME as PREPROCESSOR
 
 from vla.core.device import resolve_device
 from vla.core.action_queue import ActionQueue, TemporalEnsembler
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16,
           "fp32": None, "float32": None, None: None}
-PREPROCESSOR = "policy_preprocessor"  # LeRobot's file name for a saved preprocessor
 WARMUP_INSTRUCTIONS = ("warm up", "warm up the policy before the robot moves")   # two text lengths
 
 
