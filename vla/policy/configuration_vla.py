@@ -97,7 +97,8 @@ class VLAConfig(PreTrainedConfig):
             raise ValueError(f"VLAConfig.pool must be 'mean' or 'attention', got {self.pool!r}")
         if self.random_shift < 0:
             raise ValueError(f"VLAConfig.random_shift must be >= 0, got {self.random_shift}")
-        for name in ("image_size", "chunk_size", "action_dim", "state_dim", "n_tokens", "codebook_size", "pool_queries"):
+        for name in ("image_size", "chunk_size", "action_dim", "state_dim", "n_tokens", "codebook_size",
+                     "pool_queries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"VLAConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 1 <= self.n_action_steps <= self.chunk_size:

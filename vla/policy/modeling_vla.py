@@ -119,9 +119,10 @@ class VLAPolicy(PreTrainedPolicy):
         self.backbone = backbone
         self.backbone_config = source.backbone_config if source else backbone.config
         self.lora_applied = bool(source and source.lora_applied)
-        self.encoder = InputEncoder(tokenizer, self.backbone_config.image_token_id, n_image_tokens(self.backbone_config),
-                                    config.image_size, config.max_text_tokens)
-        self.pool = make_pool(config.pool, self.backbone_config.text_config.hidden_size, config.pool_queries)
+        bcfg = self.backbone_config
+        self.encoder = InputEncoder(tokenizer, bcfg.image_token_id, n_image_tokens(bcfg), config.image_size,
+                                    config.max_text_tokens)
+        self.pool = make_pool(config.pool, bcfg.text_config.hidden_size, config.pool_queries)
         d = self.feature_dim
         self.latent_head = LatentActionHead(d, config.n_tokens, config.codebook_size, config.head_hidden)
         self.pseudo_action_head = PseudoActionHead(d, self.pseudo_action_dim, config.head_hidden)
@@ -138,7 +139,8 @@ class VLAPolicy(PreTrainedPolicy):
         """`init_from`: one of our checkpoints, whose network (and its architecture fields) this policy takes."""
         source = VLAPolicy.from_pretrained(config.init_from)
         saved = source.config
-        if (saved.chunk_size, saved.action_dim, saved.state_dim) != (config.chunk_size, config.action_dim, config.state_dim):
+        sizes = lambda c: (c.chunk_size, c.action_dim, c.state_dim)  # noqa: E731
+        if sizes(saved) != sizes(config):
             raise ValueError(
                 f"vla_latent: init_from={config.init_from} was saved with chunk_size/action_dim/state_dim "
                 f"{saved.chunk_size}/{saved.action_dim}/{saved.state_dim}, the dataset needs "
@@ -217,7 +219,8 @@ class VLAPolicy(PreTrainedPolicy):
         cameras = []
         for key in self.config.cameras:
             if key not in batch:
-                raise KeyError(f"batch lacks camera {key!r} (the policy reads {self.config.cameras}); it has {sorted(batch)}")
+                raise KeyError(f"batch lacks camera {key!r} (the policy reads {self.config.cameras}); "
+                               f"it has {sorted(batch)}")
             cameras.append(batch[key])
         task = batch.get("task", "")
         tasks = [task] * len(cameras[0]) if isinstance(task, str) else list(task)
@@ -285,8 +288,8 @@ class VLAPolicy(PreTrainedPolicy):
         return self.config.to_dict()
 
     def backbone_description(self) -> dict:
-        return {"backbone_config": self.backbone_config.to_dict(), "tokenizer": _tokenizer_to_json(self.encoder.tokenizer),
-                "lora_applied": self.lora_applied}
+        return {"backbone_config": self.backbone_config.to_dict(),
+                "tokenizer": _tokenizer_to_json(self.encoder.tokenizer), "lora_applied": self.lora_applied}
 
     def checkpoint_weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in self.state_dict().items()}

@@ -93,18 +93,24 @@ class InputEncoder:
 
 
 def floored_stats(stats: dict) -> dict[str, np.ndarray]:
-    """One feature's stats with std and the min-max half-range floored at EPS (see EPS)."""
+    """One feature's stats with std and the min-max half-range floored at EPS (see EPS); a narrower range is
+    widened about its centre, so a constant dimension normalises to 0 in either mode."""
     out = {k: np.asarray(v, dtype=np.float64) for k, v in stats.items()}
     if "std" in out:
         out["std"] = np.maximum(out["std"], EPS)
     if "min" in out and "max" in out:
-        out["max"] = np.maximum(out["max"], out["min"] + 2 * EPS)
+        centre, narrow = (out["min"] + out["max"]) / 2, out["max"] - out["min"] < 2 * EPS
+        out["min"] = np.where(narrow, centre - EPS, out["min"])
+        out["max"] = np.where(narrow, centre + EPS, out["max"])
     return out
 
 
-def make_vla_latent_pre_post_processors(
-    config: VLAConfig, dataset_stats: dict[str, dict] | None = None
-) -> tuple[PolicyProcessorPipeline[dict[str, Any], dict[str, Any]], PolicyProcessorPipeline[PolicyAction, PolicyAction]]:
+PreProcessor = PolicyProcessorPipeline[dict[str, Any], dict[str, Any]]
+PostProcessor = PolicyProcessorPipeline[PolicyAction, PolicyAction]
+
+
+def make_vla_latent_pre_post_processors(config: VLAConfig, dataset_stats: dict[str, dict] | None = None
+                                        ) -> tuple[PreProcessor, PostProcessor]:
     """LeRobot's default policy pipelines (stats keyed by feature: observation.state, action), eps 0 on
     floored stats. lerobot-train and lerobot-eval find this function by name."""
     steps = make_default_policy_processor_steps(
