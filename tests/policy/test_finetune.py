@@ -39,6 +39,18 @@ def test_lora_adapter_reload_gives_identical_actions(lora_run, teleop_root):
     assert torch.equal(a, b)
 
 
+def test_a_periodic_checkpoint_runs_like_the_final_model(lora_run, teleop_root):
+    """Every checkpoint under checkpoints/ holds the processors and backbone description too: a killed run's
+    latest one can be evaluated or deployed as it is."""
+    from vla.runtime import PolicyRunner
+
+    out, _ = lora_run
+    data = load_chunks(teleop_root, chunk_size=4, demos_per_task=1)
+    obs = {"image": data.images["observation.image"][7], "state": data.states[7], "instruction": data.instructions[7]}
+    last = PolicyRunner(out / "checkpoints" / "step_0000045", device="cpu").predict_chunk(obs)
+    np.testing.assert_array_equal(last, PolicyRunner(out / "model", device="cpu").predict_chunk(obs))
+
+
 def test_peft_adapter_directory_loads_with_peft(lora_run, backbone_dir):
     from peft import PeftModel
 

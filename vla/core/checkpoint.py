@@ -208,10 +208,11 @@ class CheckpointManager:
         return sorted(int(m.group(1)) for p in self.dir.iterdir() if (m := self._STEP.match(p.name)))
 
     def save(self, step: int, *, weights: dict[str, torch.Tensor], config: dict,
-             train_state: dict | None = None) -> Path:
+             train_state: dict | None = None, write_more: Callable[[Path], None] | None = None) -> Path:
         state = dict(train_state or {})
         state["step"] = int(step)
-        path = save_checkpoint(self.dir / f"step_{step:07d}", weights=weights, config=config, train_state=state)
+        path = save_checkpoint(self.dir / f"step_{step:07d}", weights=weights, config=config, train_state=state,
+                               write_more=write_more)
         for old in self.steps()[: -self.keep]:
             shutil.rmtree(self.dir / f"step_{old:07d}", ignore_errors=True)
         log.info("checkpoint saved: %s", path)

@@ -60,7 +60,7 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path, resume: bool = False,
                evaluate: Callable[[object], dict] | None = None, desc: str = "train",
-               unused_parameters: bool = False) -> dict:
+               unused_parameters: bool = False, write_more: Callable[[Path], None] | None = None) -> dict:
     """Train `model` in place: LAM, IDM and policy alike.
 
     `step_loss(prepared_model, step, rank) -> (loss, logs)` computes one step's loss through the model that
@@ -69,6 +69,8 @@ def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path
     `eval_every` steps and at the end. The model provides `checkpoint_weights()` and `checkpoint_config()`
     (with its "kind"); a resumed run refuses a checkpoint written under another config. `unused_parameters`:
     some steps leave parameters out of the loss (DDP must then look for them each step, at a small cost).
+    `write_more(dir)` adds the model's own files to every periodic checkpoint (the policy's backbone
+    description and processors), so any of them loads like the final model.
     Returns {"history": [...], "evals": [...], "resumed_from": step|None, "torch_threads": n}."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
 
@@ -123,7 +125,7 @@ def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path
         if (done % cfg.ckpt_every == 0 or done == cfg.steps) and accelerator.is_main_process:
             manager.save(done, weights=model.checkpoint_weights(), config=model.checkpoint_config(),
                          train_state={"optimizer": optimizer.state_dict(), "history_json": json.dumps(history),
-                                      "evals_json": json.dumps(evals)})
+                                      "evals_json": json.dumps(evals)}, write_more=write_more)
         accelerator.wait_for_everyone()
     model.eval()
     return {"history": history, "evals": evals, "resumed_from": resumed_from, "torch_threads": threads}

@@ -94,7 +94,8 @@ def finetune(policy_cfg: VLAConfig, train_cfg: TrainConfig, dataset_root: str | 
             return {"fit_mse": float(model(pre(make_batch(data, eval_rows)))[0].item())}
 
     batches = indexed_batches(lambda idx: pre(make_batch(data, idx.numpy())), n_rows, train_cfg)
-    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"finetune[{init}]")
+    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"finetune[{init}]",
+                        write_more=lambda d: policy.write_files(d, (pre, post)))
     trainable = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     metrics = {"init": init, "episodes": data.episodes, "n_frames": n_rows, "trainable_params": trainable,
                "total_params": sum(p.numel() for p in policy.parameters()), **result}

@@ -294,17 +294,19 @@ class VLAPolicy(PreTrainedPolicy):
     def checkpoint_weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach() for k, v in self.state_dict().items()}
 
+    def write_files(self, directory: Path, processors=()) -> None:
+        """What a checkpoint holds besides config and weights: backbone.json and the (pre, post) processors."""
+        (directory / BACKBONE_FILE).write_text(json.dumps(self.backbone_description(), indent=2, sort_keys=True))
+        for processor in processors or ():
+            processor.save_pretrained(directory)
+
     def save_pretrained(self, save_directory: str | Path, *, train_state: dict | None = None, processors=None,
                         state_dict: dict[str, torch.Tensor] | None = None, **kwargs) -> Path:
         """One atomic checkpoint directory (see the module docstring); `processors` = (pre, post) are saved in
         it. lerobot-train calls this too, then writes its processors and train config beside it."""
-        def write_more(directory: Path) -> None:
-            (directory / BACKBONE_FILE).write_text(json.dumps(self.backbone_description(), indent=2, sort_keys=True))
-            for processor in processors or ():
-                processor.save_pretrained(directory)
-
         directory = save_checkpoint(save_directory, weights=state_dict or self.checkpoint_weights(),
-                                    config=self.checkpoint_config(), train_state=train_state, write_more=write_more)
+                                    config=self.checkpoint_config(), train_state=train_state,
+                                    write_more=lambda d: self.write_files(d, processors))
         if self.lora_applied:
             self.backbone.save_pretrained(str(directory / "adapter"))
         return directory

@@ -97,7 +97,8 @@ def pretrain(policy_cfg: VLAConfig, train_cfg: TrainConfig, store_url: str | Pat
 
     batches = indexed_batches(lambda idx: make_batch(data, train_rows[idx.numpy()], target, idm_normalizer),
                               len(train_rows), train_cfg)
-    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate, desc=f"pretrain[{target}]")
+    result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate,
+                        desc=f"pretrain[{target}]", write_more=policy.write_files)
     metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
     title = f"stage 2 pretraining ({target})"
