@@ -183,7 +183,8 @@ class VLAPolicy(PreTrainedPolicy):
         if not self.config.action_reads_pretrain_head:
             return self.feature_dim
         c = self.config
-        return self.feature_dim + (c.n_tokens * c.codebook_size if c.pretrain_target == "latent" else self.pseudo_action_dim)
+        prior = c.n_tokens * c.codebook_size if c.pretrain_target == "latent" else self.pseudo_action_dim
+        return self.feature_dim + prior
 
     def action_inputs(self, feats: torch.Tensor) -> torch.Tensor:
         """What the action head reads: the pooled features and, with `action_reads_pretrain_head`, the stage-2

@@ -99,7 +99,8 @@ def pretrain(policy_cfg: VLAConfig, train_cfg: TrainConfig, store_url: str | Pat
                               len(train_rows), train_cfg)
     result = train_loop(policy, batches, train_cfg, out_dir, resume=resume, evaluate=evaluate,
                         desc=f"pretrain[{target}]", write_more=policy.write_files)
-    metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target], "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
+    metrics = {"target": target, "labels": labels_array or TARGET_ARRAY[target],
+               "n_train_frames": int(len(train_rows)), "n_eval_frames": int(len(eval_rows)),
                "label_attrs": data.label_attrs, **result}
     title = f"stage 2 pretraining ({target})"
     save_run(policy, metrics, out_dir, lambda path: plot_history(result["history"], path, title))
