@@ -116,3 +116,26 @@ def test_an_old_checkpoint_is_refused_with_the_command_that_converts_it(tmp_path
     convert([str(old), str(old)])  # in place, as the experiment converts a finished stage-2 run it reuses
     converted = VLAPolicy.from_pretrained(old).state_dict()
     assert all(torch.equal(converted[k], v) for k, v in policy.state_dict().items())
+
+
+def test_a_missing_checkpoint_is_one_clear_error_not_a_hub_traceback(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint directory not found: .*nowhere"):
+        VLAPolicy.from_pretrained(tmp_path / "nowhere")
+    with pytest.raises(CheckpointError, match="not found: someone/no-such-policy"):  # HF_HUB_OFFLINE=1, no cache
+        VLAPolicy.from_pretrained("someone/no-such-policy")
+
+
+def test_a_hub_id_loads_from_the_local_hub_cache(tmp_path, finetuned_dir, monkeypatch):
+    """The hub path (what `lerobot-eval --policy.path=user/repo` takes), on a local copy laid out as the hub
+    cache lays out a downloaded repo."""
+    snapshot = tmp_path / "hub" / "models--someone--vla-policy" / "snapshots" / ("0" * 40)
+    shutil.copytree(finetuned_dir, snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    policy = VLAPolicy.from_pretrained("someone/vla-policy")
+    saved = VLAPolicy.from_pretrained(finetuned_dir)
+    assert all(torch.equal(v, saved.state_dict()[k]) for k, v in policy.state_dict().items())

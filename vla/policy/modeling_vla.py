@@ -92,6 +92,16 @@ def _tiny_backbone(tasks: list[str]):
     return backbone, tokenizer
 
 
+def _from_hub(repo_id: str, revision: str | None) -> Path:
+    """A checkpoint that is no local directory: a hub repo, downloaded (or found in the cache when offline)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision))
+    except Exception as e:  # not a repo id, offline without a cached copy, no such repo: all mean "not found"
+        raise CheckpointError(f"checkpoint directory not found: {repo_id} (nor on the hub: {type(e).__name__})") from e
+
+
 def _task_strings(dataset_meta) -> list[str]:
     tasks = getattr(dataset_meta, "tasks", None)
     return [] if tasks is None else [str(t) for t in tasks.index]
@@ -320,10 +330,8 @@ class VLAPolicy(PreTrainedPolicy):
         from transformers import CONFIG_MAPPING, AutoModel
 
         directory = Path(pretrained_name_or_path)
-        if not directory.is_dir() and not str(pretrained_name_or_path).startswith((".", "/")):
-            from huggingface_hub import snapshot_download
-
-            directory = Path(snapshot_download(str(pretrained_name_or_path), revision=kwargs.get("revision")))
+        if not directory.is_dir():
+            directory = _from_hub(str(pretrained_name_or_path), kwargs.get("revision"))
         from vla.policy.legacy import is_legacy
 
         if is_legacy(directory):
