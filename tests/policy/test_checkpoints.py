@@ -139,3 +139,6 @@ def test_a_hub_id_loads_from_the_local_hub_cache(tmp_path, finetuned_dir, monkey
     policy = VLAPolicy.from_pretrained("someone/vla-policy")
     saved = VLAPolicy.from_pretrained(finetuned_dir)
     assert all(torch.equal(v, saved.state_dict()[k]) for k, v in policy.state_dict().items())
+    from vla.runtime import PolicyRunner  # and the runner (vla-eval, the ROS node) takes the repo id too
+
+    assert PolicyRunner("someone/vla-policy", device="cpu").checkpoint == snapshot

@@ -101,7 +101,7 @@ def evaluate_checkpoint(checkpoint: str | Path, cfg: EvalConfig, out_dir: str | 
 
     runner = PolicyRunner(checkpoint, device=cfg.device)
     info = evaluate_policy(runner, cfg, out_dir, label=Path(checkpoint).parent.name or str(checkpoint))
-    info["checkpoint"], info["checkpoint_hash"] = str(checkpoint), checkpoint_hash(checkpoint)
+    info["checkpoint"], info["checkpoint_hash"] = str(checkpoint), checkpoint_hash(runner.checkpoint)
     (Path(out_dir) / "eval_info.json").write_text(json.dumps(info, indent=2))
     return info
 

@@ -92,14 +92,17 @@ def _tiny_backbone(tasks: list[str]):
     return backbone, tokenizer
 
 
-def _from_hub(repo_id: str, revision: str | None) -> Path:
-    """A checkpoint that is no local directory: a hub repo, downloaded (or found in the cache when offline)."""
+def checkpoint_directory(path_or_repo: str | Path, revision: str | None = None) -> Path:
+    """A local checkpoint directory, or a hub repo's, downloaded (or found in the cache when offline)."""
+    if Path(path_or_repo).is_dir():
+        return Path(path_or_repo)
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo_id, revision=revision))
+        return Path(snapshot_download(str(path_or_repo), revision=revision))
     except Exception as e:  # not a repo id, offline without a cached copy, no such repo: all mean "not found"
-        raise CheckpointError(f"checkpoint directory not found: {repo_id} (nor on the hub: {type(e).__name__})") from e
+        raise CheckpointError(f"checkpoint directory not found: {path_or_repo} "
+                              f"(nor on the hub: {type(e).__name__})") from e
 
 
 def _task_strings(dataset_meta) -> list[str]:
@@ -329,9 +332,7 @@ class VLAPolicy(PreTrainedPolicy):
         (lerobot-eval's, with its overrides) replaces the saved one; `expected` (config fields) must match it."""
         from transformers import CONFIG_MAPPING, AutoModel
 
-        directory = Path(pretrained_name_or_path)
-        if not directory.is_dir():
-            directory = _from_hub(str(pretrained_name_or_path), kwargs.get("revision"))
+        directory = checkpoint_directory(pretrained_name_or_path, kwargs.get("revision"))
         from vla.policy.legacy import is_legacy
 
         if is_legacy(directory):

@@ -42,27 +42,29 @@ class ChunkPolicy(Protocol):
 
 
 def load_policy(checkpoint: str | Path, device: torch.device):
-    """(VLAPolicy, preprocessor, postprocessor) of a finetuned checkpoint, the processors running on `device`."""
+    """(VLAPolicy, preprocessor, postprocessor, directory) of a finetuned checkpoint (a local directory or a hub
+    repo), the processors running on `device`."""
     from lerobot.policies.factory import make_pre_post_processors
 
     from vla.core.checkpoint import CheckpointError
-    from vla.policy.modeling_vla import VLAPolicy
+    from vla.policy.modeling_vla import VLAPolicy, checkpoint_directory
 
-    policy = VLAPolicy.from_pretrained(checkpoint)
-    if not (Path(checkpoint) / f"{PREPROCESSOR}.json").is_file():
-        raise CheckpointError(f"{Path(checkpoint) / PREPROCESSOR}.json is missing: {checkpoint} is not a finetuned "
+    directory = checkpoint_directory(checkpoint)
+    policy = VLAPolicy.from_pretrained(directory)
+    if not (directory / f"{PREPROCESSOR}.json").is_file():
+        raise CheckpointError(f"{directory / PREPROCESSOR}.json is missing: {checkpoint} is not a finetuned "
                               "policy (a stage-2 checkpoint predicts no actions: finetune it with vla-finetune)")
     on_device = {"device_processor": {"device": str(device)}}
-    pre, post = make_pre_post_processors(policy.config, pretrained_path=str(checkpoint),
+    pre, post = make_pre_post_processors(policy.config, pretrained_path=str(directory),
                                          preprocessor_overrides=on_device)
-    return policy, pre, post
+    return policy, pre, post, directory
 
 
 class PolicyRunner:
     def __init__(self, checkpoint: str | Path, device: str = "auto", dtype: str | None = None,
                  compile: bool = False, temporal_ensemble: bool = False, ensemble_coeff: float = 0.01):
         self.device = resolve_device(device)
-        policy, self.preprocess, self.postprocess = load_policy(checkpoint, self.device)
+        policy, self.preprocess, self.postprocess, self.checkpoint = load_policy(checkpoint, self.device)
         self.policy = policy.to(self.device).eval()
         if dtype not in DTYPES:
             raise ValueError(f"PolicyRunner dtype must be one of {sorted(k for k in DTYPES if k)} or None, got {dtype!r}")
@@ -74,7 +76,6 @@ class PolicyRunner:
         self.action_dim, self.chunk_size, self.state_dim = cfg.action_dim, cfg.chunk_size, cfg.state_dim
         self.queue = ActionQueue()
         self.ensembler = TemporalEnsembler(cfg.chunk_size, ensemble_coeff) if temporal_ensemble else None
-        self.checkpoint = Path(checkpoint)
         self.last_latency_s = float("nan")
 
     @property
