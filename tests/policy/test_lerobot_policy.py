@@ -113,10 +113,13 @@ sys.exit(main())
 """
 
 
-def test_lerobot_eval_runs_checkpoint_in_metaworld(lerobot_checkpoint, tmp_path):
+@pytest.mark.parametrize("which", ["lerobot_checkpoint", "finetuned_dir"])
+def test_lerobot_eval_runs_checkpoint_in_metaworld(which, request, tmp_path):
+    """lerobot-eval runs lerobot-train's checkpoint and vla-finetune's alike: one kind of checkpoint."""
+    checkpoint = request.getfixturevalue(which)
     out = tmp_path / "eval"
     args = [
-        f"--policy.path={lerobot_checkpoint}",
+        f"--policy.path={checkpoint}",
         # no discovery flag: LeRobot imports the installed lerobot_policy_vla_latent distribution itself
         "--env.type=metaworld", f"--env.task={TASK}", "--eval.n_episodes=1", "--eval.batch_size=1",
         "--policy.device=cpu", f"--output_dir={out}",
