@@ -1,6 +1,7 @@
-"""PolicyRunner benchmark: chunk inference latency (p50/p99) and the control rate it sustains
-with action chunking (one inference per H steps) vs one inference per step, side by side; and the latency
-under each autocast dtype (float32, bfloat16, float16: the node's `dtype` parameter), side by side.
+"""PolicyRunner benchmark: chunk inference latency (p50/p99), the share of it spent in LeRobot's pre/post
+processors, and the control rate it sustains with action chunking (one inference per H steps) vs one
+inference per step, side by side; and the latency under each autocast dtype (float32, bfloat16, float16: the
+node's `dtype` parameter), side by side.
 
     python bench/policy.py [--quick] [--checkpoint DIR]   (default: a tiny untrained policy, built here)
 
@@ -74,6 +75,27 @@ def latency_by_dtype(checkpoint, device: str, n: int) -> dict:
     return out
 
 
+def processor_ms(runner, rng, n: int) -> dict:
+    """Per chunk, the time in LeRobot's pre/post processors (normalisation, device moves) and in the network,
+    measured on the same calls: what running every policy through LeRobot's processors costs."""
+    import torch
+
+    pre_post, network = [], []
+    with torch.inference_mode():
+        for _ in range(n):
+            batch = runner._batch(observation(rng, 64))
+            t0 = time.perf_counter()
+            batch = runner.preprocess(batch)
+            t1 = time.perf_counter()
+            chunk = runner.policy.predict_action_chunk(batch)
+            t2 = time.perf_counter()
+            runner.postprocess(chunk)
+            t3 = time.perf_counter()
+            pre_post.append((t1 - t0 + t3 - t2) * 1e3)
+            network.append((t2 - t1) * 1e3)
+    return {"processors": summary(pre_post), "network": summary(network)}
+
+
 def control_rate(runner, rng, steps: int, per_step_inference: bool) -> float:
     runner.reset()
     obs = observation(rng, 64)
@@ -102,12 +124,15 @@ def main() -> None:
         runner.warmup(3)
         rng = np.random.default_rng(0)
         lat = latency_ms(runner, rng, n_latency)
+        split = processor_ms(runner, rng, n_latency)
         chunked = control_rate(runner, rng, n_steps, per_step_inference=False)
         per_step = control_rate(runner, rng, n_steps, per_step_inference=True)
         by_dtype = latency_by_dtype(ckpt, args.device, n_latency)
     result = {
         "device": str(runner.device), "chunk_size": runner.chunk_size, "quick": args.quick,
         "latency_ms": summary(lat),
+        "latency_ms_split": split,
+        "processor_share": split["processors"]["p50"] / (split["processors"]["p50"] + split["network"]["p50"]),
         # bfloat16/float16 autocast pays off on a GPU's tensor cores; on a CPU it may well be slower.
         "latency_ms_by_dtype": by_dtype,
         "control_rate_hz": {"chunked": chunked, "per_step_inference": per_step},
@@ -118,12 +143,17 @@ def main() -> None:
         {"name": "control rate, chunked / per-step inference", "value": result["ratio_chunked_vs_per_step"],
          "goal": 0.5 * runner.chunk_size, "op": ">=", "unit": "x"},
         {"name": "control rate sustained with chunking", "value": chunked, "goal": 30.0, "op": ">=", "unit": "Hz"},
+        # LeRobot's processors around the network should stay a small part of a chunk's latency.
+        {"name": "pre/post processors' share of chunk latency (p50)", "value": result["processor_share"],
+         "goal": 0.25, "op": "<=", "unit": ""},
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "policy.json").write_text(json.dumps(result, indent=2))
     plot(result, lat, RESULTS / "policy.png")
     print(f"chunk latency p50 {result['latency_ms']['p50']:.1f} ms, p99 {result['latency_ms']['p99']:.1f} ms "
           f"({result['device']})")
+    print(f"of it, LeRobot's pre/post processors p50 {split['processors']['p50']:.2f} ms vs the network "
+          f"{split['network']['p50']:.2f} ms ({result['processor_share']:.0%})")
     print("chunk latency p50 by dtype: " + ", ".join(f"{d} {v['p50']:.1f} ms" for d, v in by_dtype.items()))
     print(f"control rate: chunked (H={runner.chunk_size}) {chunked:.0f} Hz vs per-step inference {per_step:.0f} Hz "
           f"-> {result['ratio_chunked_vs_per_step']:.2f}x")
