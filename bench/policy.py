@@ -130,6 +130,7 @@ def main() -> None:
         by_dtype = latency_by_dtype(ckpt, args.device, n_latency)
     result = {
         "device": str(runner.device), "chunk_size": runner.chunk_size, "quick": args.quick,
+        "date": time.strftime("%Y-%m-%d"),
         "latency_ms": summary(lat),
         "latency_ms_split": split,
         "processor_share": split["processors"]["p50"] / (split["processors"]["p50"] + split["network"]["p50"]),
