@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lerobot.utils.constants import ACTION, OBS_STATE
 
-from vla.core.checkpoint import CheckpointError, load_checkpoint
+from vla.core.checkpoint import load_checkpoint, load_weights
 
 LEGACY_KIND = "vla_policy"
 
@@ -25,10 +25,8 @@ def is_legacy(directory: str | Path) -> bool:
 
 
 def convert(old: str | Path, new: str | Path) -> Path:
-    from transformers import CONFIG_MAPPING, AutoModel
-
     from vla.policy.configuration_vla import VLAConfig
-    from vla.policy.modeling_vla import VLAPolicy, _tokenizer_from_json
+    from vla.policy.modeling_vla import VLAPolicy, _tokenizer_from_json, backbone_from_config
     from vla.policy.processor_vla import make_vla_latent_pre_post_processors
 
     ckpt = load_checkpoint(old, expected_kind=LEGACY_KIND, with_train_state=False)
@@ -42,15 +40,10 @@ def convert(old: str | Path, new: str | Path) -> Path:
         config.set_features({key: (3, image_size, image_size) for key in config.cameras},
                             state_dim=config.state_dim, action_dim=config.action_dim)
         processors = make_vla_latent_pre_post_processors(config, {OBS_STATE: stats["state"], ACTION: stats["action"]})
-    bcfg = saved["backbone_config"]
-    backbone = AutoModel.from_config(CONFIG_MAPPING[bcfg["model_type"]].from_dict(bcfg))
-    policy = VLAPolicy(config, backbone, _tokenizer_from_json(saved["tokenizer"]))
+    policy = VLAPolicy(config, backbone_from_config(saved["backbone_config"]), _tokenizer_from_json(saved["tokenizer"]))
     if saved.get("lora_applied"):
         policy.apply_lora()
-    try:
-        policy.load_state_dict(ckpt.weights, strict=True)
-    except RuntimeError as e:
-        raise CheckpointError(f"{Path(old) / 'model.safetensors'} does not fit its own config: {e}") from e
+    load_weights(policy, ckpt.weights, Path(old))
     return policy.save_pretrained(new, processors=processors)
 
 

@@ -70,6 +70,13 @@ def random_shift(pixels: torch.Tensor, pad: int) -> torch.Tensor:
 
 
 
+def backbone_from_config(config: dict):
+    """A backbone with random weights from its saved architecture config (the checkpoint's weights follow)."""
+    from transformers import CONFIG_MAPPING, AutoModel
+
+    return AutoModel.from_config(CONFIG_MAPPING[config["model_type"]].from_dict(config))
+
+
 def _tiny_backbone(tasks: list[str]):
     """The tiny random backbone (lerobot-train's default); its tokenizer knows every MetaWorld instruction +
     `tasks`. transformers only writes `save_pretrained` files on rank 0 of an initialised process group, so
@@ -330,8 +337,6 @@ class VLAPolicy(PreTrainedPolicy):
                         expected: dict | None = None, **kwargs) -> "VLAPolicy":
         """Rebuild from a checkpoint dir (ours or lerobot-train's; a hub id is downloaded first). `config`
         (lerobot-eval's, with its overrides) replaces the saved one; `expected` (config fields) must match it."""
-        from transformers import CONFIG_MAPPING, AutoModel
-
         directory = checkpoint_directory(pretrained_name_or_path, kwargs.get("revision"))
         from vla.policy.legacy import is_legacy
 
@@ -348,9 +353,8 @@ class VLAPolicy(PreTrainedPolicy):
                 raise CheckpointError(f"{directory / 'config.json'} does not match the requested config: "
                                       + ", ".join(f"{k}: saved={a!r} requested={b!r}" for k, (a, b) in diff.items()))
         described = json.loads((directory / BACKBONE_FILE).read_text())
-        bcfg = described["backbone_config"]
-        backbone = AutoModel.from_config(CONFIG_MAPPING[bcfg["model_type"]].from_dict(bcfg))
-        policy = cls(config, backbone, _tokenizer_from_json(described["tokenizer"]))
+        policy = cls(config, backbone_from_config(described["backbone_config"]),
+                     _tokenizer_from_json(described["tokenizer"]))
         if described.get("lora_applied"):
             policy.apply_lora()
         load_weights(policy, ckpt.weights, directory)
