@@ -146,6 +146,11 @@ def _verify(directory: Path) -> None:
             raise CheckpointError(f"{path} is corrupt: its sha256 does not match {manifest_path}")
 
 
+def checkpoint_kind(config: dict) -> str | None:
+    """What wrote a checkpoint: its config's "kind" (LAM, IDM), or "type" (LeRobot's name for a policy type)."""
+    return config.get("kind", config.get("type"))
+
+
 def load_checkpoint(directory: str | Path, expected_kind: str | None = None,
                     with_train_state: bool = True) -> Checkpoint:
     """Load and verify a checkpoint; raise CheckpointError naming the file at fault."""
@@ -155,7 +160,7 @@ def load_checkpoint(directory: str | Path, expected_kind: str | None = None,
         config = json.loads((directory / CONFIG).read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{directory / CONFIG} is not valid JSON: {e}") from e
-    kind = config.get("kind", config.get("type"))  # LeRobot's configs name their policy type "type"
+    kind = checkpoint_kind(config)
     if expected_kind is not None and kind != expected_kind:
         raise CheckpointError(f"{directory / CONFIG} is a {kind!r} checkpoint, expected {expected_kind!r}")
     try:

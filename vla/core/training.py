@@ -18,7 +18,8 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from vla.core.checkpoint import CheckpointManager, check_config_matches, load_checkpoint, load_weights
+from vla.core.checkpoint import (CheckpointManager, check_config_matches, checkpoint_kind, load_checkpoint,
+                                 load_weights)
 from vla.core.device import resolve_device
 from vla.core.seeding import batch_indices, deterministic_torch
 
@@ -84,7 +85,7 @@ def train_loop(model, step_loss: Callable, cfg: TrainConfig, run_dir: str | Path
     config = json.loads(json.dumps(model.checkpoint_config()))  # as it reads back from config.json
     start, resumed_from, history, evals = 0, None, [], []
     if resume and (latest := manager.latest()) is not None:
-        ckpt = load_checkpoint(latest, expected_kind=config.get("kind", config.get("type")))
+        ckpt = load_checkpoint(latest, expected_kind=checkpoint_kind(config))
         check_config_matches(latest, ckpt.config, config)
         load_weights(model, ckpt.weights, latest)
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
