@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
 
-from vla.core.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from vla.core.checkpoint import (CheckpointError, check_config_matches, load_checkpoint, load_weights,
+                                 save_checkpoint)
 from vla.policy.backbone import build_tiny_backbone, load_backbone, n_image_tokens
 from vla.policy.configuration_vla import POLICY_TYPE, VLAConfig
 from vla.policy.heads import ActionChunkHead, LatentActionHead, PseudoActionHead, make_pool
@@ -348,10 +349,7 @@ class VLAPolicy(PreTrainedPolicy):
             raise CheckpointError(f"{directory / BACKBONE_FILE} is missing: not a VLAPolicy checkpoint")
         config = config or VLAConfig.from_dict(ckpt.config)
         if expected:
-            diff = {k: (getattr(config, k), v) for k, v in expected.items() if getattr(config, k) != v}
-            if diff:
-                raise CheckpointError(f"{directory / 'config.json'} does not match the requested config: "
-                                      + ", ".join(f"{k}: saved={a!r} requested={b!r}" for k, (a, b) in diff.items()))
+            check_config_matches(directory, {k: getattr(config, k) for k in expected}, expected)
         described = json.loads((directory / BACKBONE_FILE).read_text())
         policy = cls(config, backbone_from_config(described["backbone_config"]),
                      _tokenizer_from_json(described["tokenizer"]))
